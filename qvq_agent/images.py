@@ -1,0 +1,326 @@
+"""The image store: image ids, safe loading, lineage of derived images, resizing and encoding.
+
+Images never travel in graph state; state holds ids (``img0``, ``img1``, ...) and this store
+holds the pixels. Every derived image (a crop, a zoom, a rotation) records an affine map from
+its pixels to its parent's, so a point or box on any derived image maps exactly back to the
+original.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from qvq_agent.profiles import CoordFrame, ModelProfile
+
+DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
+"""Refuse images larger than this (decompression-bomb guard): about 8000x8000."""
+
+MAX_ASPECT_RATIO = 200
+"""Qwen2-VL refuses images whose long side is over 200 times the short one."""
+
+Box = tuple[float, float, float, float]
+Point = tuple[float, float]
+
+
+class ImageLoadError(ValueError):
+    """An image file that cannot be used; the message names the file."""
+
+
+class UnknownImageError(KeyError):
+    """An image id that the store does not hold."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown image"
+
+
+def smart_resize(
+    height: int,
+    width: int,
+    *,
+    factor: int = 28,
+    min_pixels: int = 4 * 28 * 28,
+    max_pixels: int = 1280 * 28 * 28,
+) -> tuple[int, int]:
+    """Qwen2-VL's resize rule: sides multiples of ``factor``, area within the pixel budget.
+
+    Returns:
+        ``(height, width)`` of the image the model sees.
+
+    Raises:
+        ValueError: an aspect ratio over 200, or a side of zero.
+    """
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image has no pixels ({width}x{height})")
+    if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
+        raise ValueError(
+            f"aspect ratio {max(height, width) / min(height, width):.0f} is over "
+            f"{MAX_ASPECT_RATIO}; crop the image first"
+        )
+    h_bar = max(factor, round(height / factor) * factor)
+    w_bar = max(factor, round(width / factor) * factor)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
+def visual_tokens(height: int, width: int, profile: ModelProfile) -> int:
+    """Visual tokens the model spends on an image of this size (after 2x2 patch merging)."""
+    h, w = smart_resize(
+        height,
+        width,
+        factor=profile.patch_factor,
+        min_pixels=profile.min_pixels,
+        max_pixels=profile.max_pixels,
+    )
+    return (h // profile.patch_factor) * (w // profile.patch_factor)
+
+
+def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Image.Image:
+    """Open an image file safely: size limit, EXIF orientation applied, converted to RGB.
+
+    Raises:
+        ImageLoadError: missing, unreadable, truncated, or too large; the message names the file.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as raw:
+                width, height = raw.size
+                if width * height > max_pixels:
+                    raise ImageLoadError(
+                        f"{path}: {width}x{height} is over the limit of {max_pixels:,} pixels"
+                    )
+                raw.load()
+                oriented = ImageOps.exif_transpose(raw)
+                return _to_rgb(oriented)
+    except ImageLoadError:
+        raise
+    except FileNotFoundError:
+        raise ImageLoadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageLoadError(f"{path}: is a directory, not an image") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{path}: not an image file, or a format Pillow cannot read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageLoadError(f"{path}: too large to open safely ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageLoadError(f"{path}: cannot read the image ({exc})") from None
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """RGB copy; transparency is flattened onto white (models see white, not black)."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image in the store and where it came from."""
+
+    image_id: str
+    image: Image.Image
+    parent: str | None = None
+    """Id of the image this one was made from; ``None`` for a user image."""
+    operation: str = "input"
+    """What made it: ``input``, ``crop``, ``zoom``, ``rotate``, ..."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """The operation's arguments, in parent pixels."""
+    to_parent: np.ndarray = field(default_factory=lambda: np.eye(3))
+    """3x3 affine map from this image's pixel coordinates to the parent's."""
+    source: str | None = None
+    """File the user image was read from."""
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels."""
+        return self.image.size
+
+
+class ImageStore:
+    """Images by id, with lineage, resizing and cached encoding; safe to share between threads."""
+
+    def __init__(self, *, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
+        self._records: dict[str, ImageRecord] = {}
+        self._encoded: dict[tuple[str, int, int, int], tuple[str, tuple[int, int]]] = {}
+        self._lock = threading.Lock()
+        self.max_image_pixels = max_image_pixels
+
+    def __contains__(self, image_id: object) -> bool:
+        return image_id in self._records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @property
+    def ids(self) -> list[str]:
+        """All ids, in the order they were given."""
+        return list(self._records)
+
+    def _next_id(self) -> str:
+        return f"img{len(self._records)}"
+
+    def add_file(self, path: str | Path) -> str:
+        """Load a user image from a file; returns its id."""
+        image = load_image(path, max_pixels=self.max_image_pixels)
+        return self._add(ImageRecord("", image, source=str(path)))
+
+    def add_image(
+        self,
+        image: Image.Image,
+        *,
+        parent: str | None = None,
+        operation: str = "input",
+        params: dict[str, Any] | None = None,
+        to_parent: np.ndarray | None = None,
+    ) -> str:
+        """Add an image (a user image, or one derived from ``parent``); returns its id."""
+        if parent is not None:
+            self.get(parent)
+        record = ImageRecord(
+            "",
+            _to_rgb(image) if image.mode != "RGB" else image,
+            parent=parent,
+            operation=operation,
+            params=dict(params or {}),
+            to_parent=np.eye(3) if to_parent is None else np.asarray(to_parent, dtype=float),
+        )
+        return self._add(record)
+
+    def _add(self, record: ImageRecord) -> str:
+        with self._lock:
+            image_id = self._next_id()
+            self._records[image_id] = ImageRecord(
+                image_id,
+                record.image,
+                parent=record.parent,
+                operation=record.operation,
+                params=record.params,
+                to_parent=record.to_parent,
+                source=record.source,
+            )
+            return image_id
+
+    def get(self, image_id: str) -> ImageRecord:
+        """The record of ``image_id``.
+
+        Raises:
+            UnknownImageError: no such id; the message lists the ids there are.
+        """
+        try:
+            return self._records[image_id]
+        except KeyError:
+            known = ", ".join(self._records) or "none"
+            raise UnknownImageError(
+                f"no image with id {image_id!r} (images: {known})"
+            ) from None
+
+    def lineage(self, image_id: str) -> list[ImageRecord]:
+        """The chain from ``image_id`` up to its user image, this image first."""
+        chain = [self.get(image_id)]
+        while chain[-1].parent is not None:
+            chain.append(self.get(chain[-1].parent))
+        return chain
+
+    def root(self, image_id: str) -> str:
+        """Id of the user image that ``image_id`` derives from."""
+        return self.lineage(image_id)[-1].image_id
+
+    def to_root_matrix(self, image_id: str) -> np.ndarray:
+        """Affine map from ``image_id``'s pixels to its user image's pixels."""
+        matrix = np.eye(3)
+        for record in self.lineage(image_id):
+            matrix = record.to_parent @ matrix
+        return matrix
+
+    def points_to_root(self, image_id: str, points: Sequence[Point]) -> list[Point]:
+        """Map pixel points on ``image_id`` to pixels of its user image."""
+        matrix = self.to_root_matrix(image_id)
+        out: list[Point] = []
+        for x, y in points:
+            rx, ry, _ = matrix @ np.array([x, y, 1.0])
+            out.append((float(rx), float(ry)))
+        return out
+
+    def box_to_root(self, image_id: str, box: Box) -> Box:
+        """Map a pixel box on ``image_id`` to the user image (the bounding box of its corners)."""
+        x1, y1, x2, y2 = box
+        corners = self.points_to_root(image_id, [(x1, y1), (x2, y1), (x1, y2), (x2, y2)])
+        xs = [c[0] for c in corners]
+        ys = [c[1] for c in corners]
+        return (min(xs), min(ys), max(xs), max(ys))
+
+    def resized_size(self, image_id: str, profile: ModelProfile) -> tuple[int, int]:
+        """``(width, height)`` of the image as the model sees it under ``profile``."""
+        width, height = self.get(image_id).size
+        h, w = smart_resize(
+            height,
+            width,
+            factor=profile.patch_factor,
+            min_pixels=profile.min_pixels,
+            max_pixels=profile.max_pixels,
+        )
+        return w, h
+
+    def data_url(self, image_id: str, profile: ModelProfile) -> str:
+        """The image resized to the profile's budget as a PNG data URL, encoded once per budget."""
+        key = (image_id, profile.patch_factor, profile.min_pixels, profile.max_pixels)
+        cached = self._encoded.get(key)
+        if cached is not None:
+            return cached[0]
+        width, height = self.resized_size(image_id, profile)
+        image = self.get(image_id).image
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.BICUBIC)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", compress_level=1)
+        url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        with self._lock:
+            self._encoded[key] = (url, (width, height))
+        return url
+
+    def encode_count(self) -> int:
+        """How many encodings are cached (for tests of the encode-once rule)."""
+        return len(self._encoded)
+
+    def frame_scale(
+        self, image_id: str, frame: CoordFrame, profile: ModelProfile
+    ) -> tuple[float, float]:
+        """Pixels of ``image_id`` per unit of ``frame`` along x and y."""
+        width, height = self.get(image_id).size
+        if frame == "norm1000":
+            return width / 1000.0, height / 1000.0
+        if frame == "norm1":
+            return float(width), float(height)
+        seen_w, seen_h = self.resized_size(image_id, profile)
+        return width / seen_w, height / seen_h
+
+    def frame_extent(self, image_id: str, frame: CoordFrame, profile: ModelProfile) -> Point:
+        """The largest x and y of ``frame`` on ``image_id`` (1000, 1 or the resized size)."""
+        if frame == "norm1000":
+            return 1000.0, 1000.0
+        if frame == "norm1":
+            return 1.0, 1.0
+        w, h = self.resized_size(image_id, profile)
+        return float(w), float(h)
