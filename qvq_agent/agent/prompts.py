@@ -84,3 +84,5 @@ CRITIQUE_LOOP = (
     "(look at another part of the image with `crop` or `zoom`, or compute with `calculate`), "
     "then give the final answer."
 )
+
+CHOICES = "Choices:\n{choices}\nAnswer with the letter of the right choice."

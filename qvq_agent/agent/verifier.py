@@ -1,0 +1,111 @@
+"""The verifier node: run the checks on the newest reply and decide pass, revise or give up.
+
+A failed check becomes a critique the model reads (a user turn that names the problem, quotes
+the span and says the way out), bounded by ``max_revisions``; when the budget is spent the run
+ends with the best answer so far, status ``unverified``, and the findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from qvq_agent.agent import prompts
+from qvq_agent.agent.checks import Finding, ToolOutcome, TraceInput, run_checks
+from qvq_agent.agent.context import Context
+from qvq_agent.agent.reasoner import budget_left
+from qvq_agent.agent.state import SolveState
+from qvq_agent.answers import extract_final_answer
+
+Verdict = Literal["pass", "revise", "give_up"]
+
+
+def trace_input(state: SolveState, ctx: Context, text: str) -> TraceInput:
+    """What the checks see of the newest reply."""
+    return TraceInput(
+        text=text,
+        question=state["question"],
+        tool_results=tuple(
+            ToolOutcome(r["name"], r["ok"], r["text"], r["value"]) for r in state["tool_calls"]
+        ),
+        answer_markers=ctx.profile.answer_markers,
+        choices=tuple(state.get("choices", [])),
+        cut_by_guard=bool(state["stream_findings"]),
+    )
+
+
+def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for finding in findings:
+        key = (finding["check"], finding["start"])
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
+
+
+def critique(findings: Sequence[Finding]) -> str:
+    """The user turn that sends the model back: one line per problem, then what to end with."""
+    lines = [prompts.CRITIQUE_HEADER]
+    lines.extend(prompts.CRITIQUE_LINE.format(message=f["message"]) for f in findings)
+    lines.append(prompts.CRITIQUE_FOOTER)
+    return "\n".join(lines)
+
+
+def best_answer(state: SolveState, ctx: Context) -> str | None:
+    """The last final answer the model gave in this run, if any."""
+    for message in reversed(state["messages"]):
+        if isinstance(message, AIMessage):
+            answer = extract_final_answer(str(message.content), ctx.profile.answer_markers)
+            if answer is not None:
+                return answer
+    return None
+
+
+def decide(findings: Sequence[Finding], can_revise: bool) -> Verdict:
+    """pass when nothing blocks; revise while the budget allows; else give up."""
+    if not any(f["severity"] == "error" for f in findings):
+        return "pass"
+    return "revise" if can_revise else "give_up"
+
+
+async def verify(state: SolveState, runtime: Runtime[Context]) -> Command[Literal["reason", "__end__"]]:
+    """Check the newest reply and route: END (pass / give up) or back to ``reason`` (revise)."""
+    ctx = runtime.context
+    last = next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
+    text = str(last.content)
+    findings = _dedupe([*state["stream_findings"], *run_checks(ctx.checks, trace_input(state, ctx, text))])
+    can_revise = state["revisions"] < ctx.max_revisions and budget_left(state, ctx)
+    verdict = decide(findings, can_revise)
+    runtime.stream_writer({"event": "verdict", "verdict": verdict,
+                           "findings": [f["check"] for f in findings]})
+    answer = extract_final_answer(text, ctx.profile.answer_markers)
+    if verdict == "pass":
+        return Command(
+            goto=END, update={"answer": answer, "status": "verified", "findings": findings}
+        )
+    if verdict == "revise":
+        blocking = [f for f in findings if f["severity"] == "error"]
+        return Command(
+            goto="reason",
+            update={
+                "messages": [HumanMessage(content=critique(blocking))],
+                "revisions": state["revisions"] + 1,
+                "findings": findings,
+                "stream_findings": [],
+            },
+        )
+    return Command(
+        goto=END,
+        update={
+            "answer": answer if answer is not None else best_answer(state, ctx),
+            "status": "unverified",
+            "findings": findings,
+        },
+    )

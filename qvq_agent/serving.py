@@ -1,0 +1,59 @@
+"""How to serve a model for the agent: the vLLM command for a profile, explained flag by flag."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+
+from qvq_agent.profiles import ModelProfile
+from qvq_agent.settings import DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class ServeFlag:
+    """One command-line flag of ``vllm serve`` and why it is set."""
+
+    flag: str
+    value: str | None
+    why: str
+
+
+def vllm_flags(
+    profile: ModelProfile,
+    *,
+    gpus: int = 4,
+    max_model_len: int = 32768,
+    port: int = 8000,
+) -> list[ServeFlag]:
+    """The flags that serve ``profile``'s model the way the agent uses it."""
+    flags = [
+        ServeFlag("--port", str(port), "where the agent connects (http://localhost:PORT/v1)"),
+        ServeFlag("--max-model-len", str(max_model_len),
+                  "room for the images, tool results and up to 8k tokens of reasoning"),
+        ServeFlag("--limit-mm-per-prompt", json.dumps({"image": profile.max_images}),
+                  "the original plus the crops the conversation accumulates"),
+        ServeFlag("--mm-processor-kwargs", json.dumps({"max_pixels": profile.max_pixels}),
+                  "the same pixel budget the agent resizes to, so token estimates match"),
+    ]
+    if gpus > 1:
+        flags.insert(0, ServeFlag("--tensor-parallel-size", str(gpus),
+                                  "split the 72B weights over the GPUs (about 150 GB in bf16)"))
+    return flags
+
+
+def vllm_command(
+    profile: ModelProfile,
+    model: str = DEFAULT_MODEL,
+    *,
+    gpus: int = 4,
+    max_model_len: int = 32768,
+    port: int = 8000,
+) -> str:
+    """The ``vllm serve`` command line, shell-quoted."""
+    parts = ["vllm", "serve", model]
+    for flag in vllm_flags(profile, gpus=gpus, max_model_len=max_model_len, port=port):
+        parts.append(flag.flag)
+        if flag.value is not None:
+            parts.append(flag.value)
+    return shlex.join(parts)

@@ -1,0 +1,168 @@
+"""``solve()`` and ``asolve()``: run the solve graph on images and a question.
+
+They build the run's :class:`~qvq_agent.agent.context.Context` from :class:`Settings` (or take
+one), stream the graph, hand live events (tokens, tool calls, verdicts) to a callback, and
+return a :class:`SolveResult`. A failure of the model server ends the run with status
+``error`` and keeps what was done before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.types import Checkpointer
+
+from qvq_agent.agent.checks import Finding
+from qvq_agent.agent.context import Context
+from qvq_agent.agent.llm import ModelServerError
+from qvq_agent.agent.state import Status, ToolCallRecord, Usage
+from qvq_agent.graphs.solve import build_graph
+from qvq_agent.profiles import resolve_profile
+from qvq_agent.settings import Settings
+
+Event = dict[str, Any]
+"""A live event: ``{"event": "token" | "tool" | "verdict" | "cancelled" | "step", ...}``."""
+
+
+@dataclass
+class SolveResult:
+    """The outcome of one run."""
+
+    answer: str | None
+    status: Status
+    steps: int = 0
+    revisions: int = 0
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    usage: Usage = field(
+        default_factory=lambda: Usage(prompt_tokens=0, completion_tokens=0, requests=0)
+    )
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``solve --json`` object."""
+        return {
+            "answer": self.answer,
+            "status": self.status,
+            "steps": self.steps,
+            "revisions": self.revisions,
+            "tool_calls": [
+                {"name": c["name"], "arguments": c["arguments"], "ok": c["ok"]}
+                for c in self.tool_calls
+            ],
+            "findings": [
+                {"check": f["check"], "message": f["message"], "severity": f["severity"],
+                 "start": f["start"], "end": f["end"]}
+                for f in self.findings
+            ],
+            "usage": dict(self.usage),
+            "error": self.error,
+        }
+
+
+def context_from_settings(
+    settings: Settings, *, chat_model: BaseChatModel | None = None, **fields: Any
+) -> Context:
+    """A run context from settings (plus any :class:`Context` field given explicitly)."""
+    return Context(
+        base_url=settings.base_url,
+        model=settings.model,
+        api_key=settings.api_key,
+        profile=resolve_profile(settings.model, settings.profile),
+        chat_model=chat_model,
+        max_steps=settings.max_steps,
+        max_revisions=settings.max_revisions,
+        max_tokens=settings.max_tokens,
+        max_total_tokens=settings.max_total_tokens,
+        max_wall_s=settings.max_wall_s,
+        request_timeout_s=settings.request_timeout_s,
+        retries=settings.retries,
+        temperature=settings.temperature,
+        extra_body=dict(settings.extra_body),
+        **fields,
+    )
+
+
+def _result(values: dict[str, Any], *, error: str | None = None) -> SolveResult:
+    status: Status = "error" if error else values.get("status", "unverified")
+    if status == "running":
+        status = "unverified"
+    return SolveResult(
+        answer=values.get("answer"),
+        status=status,
+        steps=values.get("steps", 0),
+        revisions=values.get("revisions", 0),
+        tool_calls=list(values.get("tool_calls", [])),
+        findings=list(values.get("findings", [])),
+        usage=values.get("usage") or Usage(prompt_tokens=0, completion_tokens=0, requests=0),
+        error=error,
+    )
+
+
+async def asolve(
+    images: str | Path | Sequence[str | Path],
+    question: str,
+    *,
+    settings: Settings | None = None,
+    context: Context | None = None,
+    chat_model: BaseChatModel | None = None,
+    choices: Sequence[str] = (),
+    on_event: Callable[[Event], None] | None = None,
+    checkpointer: Checkpointer = None,
+    thread_id: str | None = None,
+) -> SolveResult:
+    """Answer ``question`` about ``images`` with the solve graph.
+
+    Args:
+        images: image file paths (or ids already in ``context.store``), in order: img0, img1, ...
+        question: the question.
+        settings: server and budgets; read from the environment when not given.
+        context: a ready run context (overrides ``settings`` and ``chat_model``).
+        chat_model: a chat model to use instead of ChatOpenAI on ``settings.base_url``.
+        choices: multiple-choice options.
+        on_event: called with each live event (tokens as they stream, tool calls, verdicts).
+        checkpointer: saves state after every step, so a crashed run can be inspected or resumed.
+        thread_id: the checkpoint thread (a new one when not given).
+
+    Raises:
+        ImageLoadError: an image file that cannot be read (before anything is sent).
+    """
+    ctx = context or context_from_settings(settings or Settings(), chat_model=chat_model)
+    paths = [images] if isinstance(images, str | Path) else list(images)
+    # Load images up front so a bad file fails before any request, naming the file.
+    from qvq_agent.agent.intake import user_images
+
+    image_ids = user_images(ctx, [str(p) for p in paths])
+    graph = build_graph(checkpointer)
+    config: dict[str, Any] = {
+        "recursion_limit": ctx.recursion_limit,
+        "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
+    }
+    values: dict[str, Any] = {}
+    inputs = {"question": question, "images": image_ids, "choices": list(choices)}
+    try:
+        async for mode, chunk in graph.astream(
+            inputs, config, context=ctx, stream_mode=["custom", "values"]
+        ):
+            if mode == "values":
+                values = dict(chunk)
+            elif on_event is not None:
+                on_event(chunk)
+    except ModelServerError as exc:
+        return _result(values, error=str(exc))
+    return _result(values)
+
+
+def solve(
+    images: str | Path | Sequence[str | Path],
+    question: str,
+    **kwargs: Any,
+) -> SolveResult:
+    """Synchronous :func:`asolve` (not for use inside a running event loop)."""
+    return asyncio.run(asolve(images, question, **kwargs))
