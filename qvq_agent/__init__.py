@@ -1,28 +1,42 @@
 """qvq-agent: a LangGraph agent that makes a visual reasoning model look again and checks its work.
 
 Public API: :func:`solve`, :func:`asolve`, :func:`build_graph`, :class:`Settings`,
-:class:`ModelProfile`.
+:class:`ModelProfile`. Names are imported on first use, so that light parts of the package
+(the math worker process) start without loading LangGraph.
 """
 
 from __future__ import annotations
 
-from qvq_agent.agent.context import Context
-from qvq_agent.graphs.solve import build_graph
-from qvq_agent.images import ImageLoadError, ImageStore
-from qvq_agent.profiles import ModelProfile, get_profile, profile_for_model
-from qvq_agent.settings import Settings
-from qvq_agent.solver import SolveResult, asolve, solve
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "Context",
-    "ImageLoadError",
-    "ImageStore",
-    "ModelProfile",
-    "Settings",
-    "SolveResult",
-    "asolve",
-    "build_graph",
-    "get_profile",
-    "profile_for_model",
-    "solve",
-]
+if TYPE_CHECKING:
+    from qvq_agent.agent.context import Context
+    from qvq_agent.graphs.solve import build_graph
+    from qvq_agent.images import ImageLoadError, ImageStore
+    from qvq_agent.profiles import ModelProfile, get_profile, profile_for_model
+    from qvq_agent.settings import Settings
+    from qvq_agent.solver import SolveResult, asolve, solve
+
+_EXPORTS = {
+    "Context": "qvq_agent.agent.context",
+    "build_graph": "qvq_agent.graphs.solve",
+    "ImageLoadError": "qvq_agent.images",
+    "ImageStore": "qvq_agent.images",
+    "ModelProfile": "qvq_agent.profiles",
+    "get_profile": "qvq_agent.profiles",
+    "profile_for_model": "qvq_agent.profiles",
+    "Settings": "qvq_agent.settings",
+    "SolveResult": "qvq_agent.solver",
+    "asolve": "qvq_agent.solver",
+    "solve": "qvq_agent.solver",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qvq_agent' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import openai
 from langchain_core.language_models import BaseChatModel
@@ -118,9 +119,10 @@ def describe_server_error(exc: BaseException, ctx: Context) -> ModelServerError 
             f"{ctx.request_timeout_s:g} s"
         )
     if isinstance(exc, openai.APIConnectionError):
+        port = urlsplit(ctx.base_url).port or 8000
         return ModelServerError(
             f"cannot reach the model server at {ctx.base_url}; start one with: "
-            f"{vllm_command(ctx.profile, ctx.model)}"
+            f"{vllm_command(ctx.profile, ctx.model, port=port)}"
         )
     if isinstance(exc, openai.APIStatusError):
         message = _server_message(exc)

@@ -1,15 +1,28 @@
-"""Tools the model can call: the registry and the built-in tool families."""
+"""Tools the model can call: the registry and the built-in tool families.
+
+Names are imported on first use (the math worker process imports only what it needs).
+"""
 
 from __future__ import annotations
 
-from qvq_agent.tools.calculator import MATH_TOOLS
-from qvq_agent.tools.image_ops import IMAGE_TOOLS
-from qvq_agent.tools.registry import Tool, ToolEnv, ToolError, ToolRegistry, ToolResult, tool
+import importlib
+from typing import TYPE_CHECKING, Any
 
-
-def default_registry() -> ToolRegistry:
-    """A registry with every built-in tool (crop, zoom, rotate, enhance, grid, mark, calculate, solve)."""
-    return ToolRegistry([*IMAGE_TOOLS, *MATH_TOOLS])
-
+if TYPE_CHECKING:
+    from qvq_agent.tools.registry import (
+        Tool,
+        ToolEnv,
+        ToolError,
+        ToolRegistry,
+        ToolResult,
+        default_registry,
+        tool,
+    )
 
 __all__ = ["Tool", "ToolEnv", "ToolError", "ToolRegistry", "ToolResult", "default_registry", "tool"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'qvq_agent.tools' has no attribute {name!r}")
+    return getattr(importlib.import_module("qvq_agent.tools.registry"), name)

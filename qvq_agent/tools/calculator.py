@@ -1,250 +1,22 @@
-"""The `calculate` and `solve` tools: exact math with sympy, in a worker process with a hard time limit.
+"""The `calculate` and `solve` tools: exact math with sympy, never running model-written code.
 
-The text is checked under the allow-list of :mod:`qvq_agent.tools.safe_math` in this process (fast
-refusals), then built and evaluated in a separate worker process that is killed when it runs
-past the time limit or its memory limit; a fresh worker is started right away for the next call.
+The text is checked under the allow-list of :mod:`qvq_agent.tools.safe_math` here (fast
+refusals), then built and evaluated by the worker process of :mod:`qvq_agent.tools.math_worker`,
+which is killed when it runs past its time or memory limit.
 """
 
 from __future__ import annotations
 
-import atexit
-import json
-import select
-import subprocess
-import sys
-import threading
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from qvq_agent.tools import safe_math
+from qvq_agent.tools.math_worker import clip as _clip
+from qvq_agent.tools.math_worker import MathWorkerError, worker
 from qvq_agent.tools.registry import ToolEnv, ToolError, ToolResult, tool
 
-TIME_LIMIT_S = 1.5
-"""Wall time one evaluation may take before its worker is killed."""
-MEMORY_LIMIT_BYTES = 2 * 1024**3
 MAX_EQUATIONS = 8
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """An evaluated expression: exact form, numeric value (if any) and units."""
-
-    exact: str
-    numeric: str | None
-
-
-def _format_number(value: Any) -> str:
-    text = str(value)
-    if "." in text and "e" not in text.lower():
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
-def evaluate_expression(text: str) -> Evaluation:
-    """Build and evaluate one expression (runs inside the worker)."""
-    import sympy as sp
-
-    from sympy.physics import units as u
-
-    expr = safe_math.build(safe_math.parse(text), safe_math.Namespace())
-    if isinstance(expr, sp.Basic) and expr.has(sp.Integral):
-        raise safe_math.MathError("sympy could not do this integral in closed form")
-    if _is_numeric_quantity(expr) and isinstance(expr, sp.Add):
-        # A sum of compatible units (1 km + 500 m): express it in SI base units.
-        expr = u.convert_to(expr, [u.meter, u.kilogram, u.second, u.ampere, u.kelvin, u.mole])
-    numeric = None
-    if getattr(expr, "is_number", False) or _is_numeric_quantity(expr):
-        numeric = _clip(_format_number(sp.N(expr, 15)), 300)
-    exact = _clip(str(expr), 300)
-    if isinstance(expr, sp.Float) or (numeric is not None and not expr.atoms(sp.Rational)
-                                      and not expr.atoms(sp.NumberSymbol) and expr.atoms(sp.Float)):
-        exact = numeric or exact
-    return Evaluation(exact=exact, numeric=numeric if numeric != exact else None)
-
-
-def _is_numeric_quantity(expr: Any) -> bool:
-    """A number times units, with no unknowns (``19.6*meter/second``)."""
-    import sympy as sp
-    from sympy.physics import units as u
-
-    if not isinstance(expr, sp.Basic) or not expr.atoms(u.Quantity):
-        return False
-    return not any(isinstance(sym, sp.Symbol) for sym in expr.free_symbols)
-
-
-def solve_equations(equations: list[str], unknowns: list[str]) -> list[dict[str, str]]:
-    """Solve equations for the unknowns (runs inside the worker)."""
-    import sympy as sp
-
-    symbols = {name: sp.Symbol(name) for name in unknowns}
-    ns = safe_math.Namespace(unknowns=symbols, units=False)
-    eqs = []
-    for i, equation in enumerate(equations):
-        sides = equation.split("=")
-        if len(sides) == 1:
-            left, right = sides[0], "0"
-        elif len(sides) == 2:
-            left, right = sides
-        else:
-            raise safe_math.MathError(f"equation {i + 1} has more than one '='")
-        try:
-            lhs = safe_math.build(safe_math.parse(left), ns)
-            rhs = safe_math.build(safe_math.parse(right), ns)
-        except safe_math.MathError as exc:
-            raise safe_math.MathError(f"equation {i + 1}: {exc}") from None
-        eqs.append(sp.Eq(lhs, rhs))
-    solutions = sp.solve(eqs, list(symbols.values()), dict=True)
-    out = []
-    for solution in solutions:
-        row = {}
-        for sym, value in solution.items():
-            exact = str(value)
-            numeric = _format_number(sp.N(value, 15)) if value.is_number else None
-            exact = _clip(exact, 300)
-            row[str(sym)] = exact if numeric in (None, exact) else f"{exact} ≈ {numeric}"
-        out.append(row)
-    return out
-
-
-def _answer(request: dict[str, Any]) -> dict[str, Any]:
-    """Serve one request inside the worker: ``{"ok": value}`` or ``{"error": text}``."""
-    try:
-        if request["kind"] == "calculate":
-            result = evaluate_expression(request["expression"])
-            return {"ok": {"exact": result.exact, "numeric": result.numeric}}
-        return {"ok": solve_equations(request["equations"], request["unknowns"])}
-    except safe_math.MathError as exc:
-        return {"error": str(exc)}
-    except MemoryError:
-        return {"error": "the computation needs too much memory"}
-    except (RecursionError, ValueError, TypeError, ArithmeticError, NotImplementedError,
-            AttributeError, KeyError) as exc:
-        return {"error": f"sympy could not do this: {type(exc).__name__}: {exc}"}
-
-
-def worker_main() -> None:
-    """Entry point of the worker process: one JSON request per line in, one answer per line out."""
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
-    except (ImportError, ValueError, OSError):
-        pass
-    import sympy  # noqa: F401  (import before saying ready)
-
-    sys.stdout.write('{"ready": true}\n')
-    sys.stdout.flush()
-    for line in sys.stdin:
-        try:
-            request = json.loads(line)
-        except json.JSONDecodeError:
-            answer: dict[str, Any] = {"error": "bad request"}
-        else:
-            answer = _answer(request)
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-
-
-class SympyWorker:
-    """A worker process (``python -m qvq_agent.tools.calculator``), killed on timeout and replaced.
-
-    A plain subprocess rather than ``multiprocessing``: it never re-imports the caller's
-    ``__main__`` and needs no ``if __name__ == "__main__"`` guard in user scripts.
-    """
-
-    def __init__(self, time_limit_s: float = TIME_LIMIT_S, start_timeout_s: float = 30.0) -> None:
-        self.time_limit_s = time_limit_s
-        self.start_timeout_s = start_timeout_s
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen[str] | None = None
-        self._ready = False
-
-    def _spawn(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "qvq_agent.tools.calculator"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-        )
-        self._ready = False
-
-    def _read_line(self, timeout_s: float) -> str | None:
-        assert self._proc is not None and self._proc.stdout is not None
-        ready, _, _ = select.select([self._proc.stdout], [], [], timeout_s)
-        if not ready:
-            return None
-        return self._proc.stdout.readline()
-
-    def _ensure_ready(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            self._kill()
-            self._spawn()
-        if not self._ready:
-            line = self._read_line(self.start_timeout_s)
-            if not line:
-                self._kill()
-                raise RuntimeError("the sympy worker process did not start")
-            self._ready = True
-
-    def _kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
-            for stream in (self._proc.stdin, self._proc.stdout):
-                if stream is not None:
-                    stream.close()
-        self._proc = None
-        self._ready = False
-
-    def warm(self) -> None:
-        """Start the worker now (importing sympy takes about a second)."""
-        with self._lock:
-            self._ensure_ready()
-
-    def ask(self, request: dict[str, Any]) -> Any:
-        """Send one request; returns the value or raises :class:`ToolError`."""
-        with self._lock:
-            self._ensure_ready()
-            assert self._proc is not None and self._proc.stdin is not None
-            try:
-                self._proc.stdin.write(json.dumps(request) + "\n")
-                self._proc.stdin.flush()
-            except BrokenPipeError:
-                self._kill()
-                raise ToolError("the math worker stopped; try again") from None
-            line = self._read_line(self.time_limit_s)
-            if line is None:
-                self._kill()
-                self._spawn()  # the next call finds a worker already importing sympy
-                raise ToolError(
-                    f"the computation took longer than {self.time_limit_s:g} s and was stopped; "
-                    "simplify it or split it into smaller steps"
-                )
-            if not line:
-                self._kill()
-                raise ToolError("the computation was too large for the math worker (memory)")
-        answer = json.loads(line)
-        if "error" in answer:
-            raise ToolError(str(answer["error"]))
-        return answer["ok"]
-
-    def close(self) -> None:
-        """Stop the worker process."""
-        with self._lock:
-            self._kill()
-
-
-_WORKER = SympyWorker()
-atexit.register(_WORKER.close)
-
-
-def worker() -> SympyWorker:
-    """The process-wide worker."""
-    return _WORKER
 
 
 class CalculateArgs(BaseModel):
@@ -271,7 +43,7 @@ def tool_calculate(env: ToolEnv, args: CalculateArgs) -> ToolResult:
         safe_math.parse(args.expression)
     except safe_math.MathError as exc:
         raise ToolError(f"cannot calculate {_clip(args.expression)}: {exc}") from None
-    result = worker().ask({"kind": "calculate", "expression": args.expression})
+    result = _ask({"kind": "calculate", "expression": args.expression})
     text = f"{_clip(args.expression)} = {result['exact']}"
     if result["numeric"] is not None:
         text += f" ≈ {result['numeric']}"
@@ -290,7 +62,7 @@ def tool_solve(env: ToolEnv, args: SolveArgs) -> ToolResult:
                 safe_math.parse(side)
             except safe_math.MathError as exc:
                 raise ToolError(f"equation {i + 1} ({_clip(equation)}): {exc}") from None
-    solutions: list[dict[str, str]] = worker().ask(
+    solutions: list[dict[str, str]] = _ask(
         {"kind": "solve", "equations": args.equations, "unknowns": args.unknowns}
     )
     if not solutions:
@@ -300,12 +72,11 @@ def tool_solve(env: ToolEnv, args: SolveArgs) -> ToolResult:
     return ToolResult(True, text, value=text)
 
 
-def _clip(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
+def _ask(request: dict[str, Any]) -> Any:
+    try:
+        return worker().ask(request)
+    except MathWorkerError as exc:
+        raise ToolError(str(exc)) from None
 
 
 MATH_TOOLS = (tool_calculate, tool_solve)
-
-
-if __name__ == "__main__":
-    worker_main()

@@ -1,0 +1,205 @@
+"""The ``qvq-agent`` command line: a thin typer + rich layer over the library.
+
+Errors a user can cause (a missing image, an unreachable server, a bad flag) print one line and
+exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qvq_agent.images import ImageLoadError, ImageStore
+from qvq_agent.profiles import UnknownProfileError, resolve_profile
+from qvq_agent.settings import Settings
+from qvq_agent.solver import Event, SolveResult, solve
+from qvq_agent.tools import ToolEnv, default_registry
+
+app = typer.Typer(
+    name="qvq-agent",
+    help="Solve visual questions with QVQ (served by vLLM): tools to look again, a verifier "
+    "that catches loops and slips.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``error: message`` on stderr and exit."""
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+def _settings(**flags: Any) -> Settings:
+    try:
+        return Settings().with_overrides(**flags)
+    except ValueError as exc:
+        fail(f"bad setting: {exc}")
+
+
+def _json_arg(text: str | None, what: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{what} is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        fail(f"{what} must be a JSON object")
+    return value
+
+
+class _LivePrinter:
+    """Prints the reasoning as it streams, tool calls and verdicts as they happen."""
+
+    def __call__(self, event: Event) -> None:
+        kind = event.get("event")
+        if kind == "token":
+            out.out(event["text"], end="")
+        elif kind == "step":
+            out.print(f"\n[dim]── step {event['step']} ──[/]")
+        elif kind == "tool":
+            mark = "[green]ok[/]" if event["ok"] else "[red]refused[/]"
+            out.print(f"\n[cyan]tool {event['name']}[/] {mark}: {event['text']}")
+        elif kind == "cancelled":
+            out.print("\n[yellow]… stopped: the reply started looping[/]")
+        elif kind == "verdict":
+            found = ", ".join(event["findings"]) or "no findings"
+            out.print(f"\n[magenta]verifier: {event['verdict']}[/] ({found})")
+
+
+def _print_summary(result: SolveResult) -> None:
+    colour = {"verified": "green", "unverified": "yellow", "error": "red"}[result.status]
+    out.print()
+    out.print(f"[bold]Answer:[/] {result.answer if result.answer is not None else '(none)'}")
+    usage = result.usage
+    out.print(
+        f"[{colour}]{result.status}[/] · {result.steps} steps · {result.revisions} revisions · "
+        f"{len(result.tool_calls)} tool calls · {usage['prompt_tokens']} prompt + "
+        f"{usage['completion_tokens']} completion tokens"
+    )
+    for finding in result.findings:
+        out.print(f"  [yellow]{finding['check']}[/]: {finding['message']}")
+
+
+@app.command("solve")
+def solve_command(
+    image: Annotated[Path, typer.Argument(help="The image (img0).")],
+    question: Annotated[str, typer.Argument(help="The question about the image.")],
+    images: Annotated[list[Path] | None, typer.Option("--image", help="More images (img1, ...).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name on the server.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key of the server.")] = None,
+    profile: Annotated[str | None, typer.Option(help="qvq, qwen2-vl, qwen2.5-vl, qvq-max, openai.")] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Model requests per run.")] = None,
+    max_revisions: Annotated[int | None, typer.Option(min=0, help="Verifier critiques.")] = None,
+    choices: Annotated[list[str] | None, typer.Option("--choices", help="Multiple-choice options.")] = None,
+    extra_body: Annotated[str | None, typer.Option(help="JSON merged into every request body.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing live.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the answer.")] = False,
+) -> None:
+    """Answer a question about an image, looking again with tools and checking the reasoning."""
+    settings = _settings(
+        base_url=base_url, model=model, api_key=api_key, profile=profile, max_steps=max_steps,
+        max_revisions=max_revisions, extra_body=_json_arg(extra_body, "--extra-body") or None,
+    )
+    try:
+        resolve_profile(settings.model, settings.profile)
+        result = solve(
+            [image, *(images or [])],
+            question,
+            settings=settings,
+            choices=choices or (),
+            on_event=None if (as_json or quiet) else _LivePrinter(),
+        )
+    except (ImageLoadError, UnknownProfileError) as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        out.out(json.dumps(result.to_json(), ensure_ascii=False))
+    elif quiet:
+        if result.answer is not None:
+            out.out(result.answer)
+    elif result.status != "error" or result.steps:
+        _print_summary(result)
+    if result.status == "error":
+        if not as_json:
+            fail(str(result.error), code=1)
+        raise typer.Exit(1)
+
+
+@app.command("tool")
+def tool_command(
+    name: Annotated[str, typer.Argument(help="Tool name: crop, zoom, rotate, enhance, grid, mark, calculate, solve.")],
+    args_json: Annotated[str, typer.Argument(help='Arguments as JSON, e.g. \'{"image": "img0", "bbox": [0, 0, 500, 1000]}\'.')],
+    images: Annotated[list[Path] | None, typer.Option("--image", help="Images, in order img0, img1, ...")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the images the tool makes.")] = Path("."),
+    profile: Annotated[str, typer.Option(help="Profile whose coordinate frame the boxes use.")] = "qvq",
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"ok", "text", "images"}.')] = False,
+) -> None:
+    """Run one tool by hand, exactly as the model would call it."""
+    registry = default_registry()
+    try:
+        model_profile = resolve_profile("", profile)
+    except UnknownProfileError as exc:
+        fail(str(exc))
+    store = ImageStore()
+    try:
+        for path in images or []:
+            store.add_file(path)
+    except ImageLoadError as exc:
+        fail(str(exc))
+    arguments = _json_arg(args_json, "ARGS_JSON")
+    tool = registry.get(name)
+    if tool is None:
+        payload: dict[str, Any] = {"ok": False, "images": [],
+                                   "text": f"no tool named {name!r}; tools: {', '.join(registry.names)}"}
+    else:
+        result = tool.run(ToolEnv(store, model_profile), arguments)
+        written = []
+        if result.images:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for image_id in result.images:
+                path = out_dir / f"{image_id}.png"
+                store.get(image_id).image.save(path)
+                written.append(str(path))
+        payload = {"ok": result.ok, "text": result.text, "images": written}
+    if as_json:
+        out.out(json.dumps(payload, ensure_ascii=False))
+    else:
+        style = "green" if payload["ok"] else "red"
+        out.print(f"[{style}]{'ok' if payload['ok'] else 'refused'}[/]: {payload['text']}")
+        for path in payload["images"]:
+            out.print(f"  wrote {path}")
+    if not payload["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command("profiles")
+def profiles_command() -> None:
+    """List the model profiles."""
+    from qvq_agent.profiles import PROFILES
+
+    table = Table("profile", "frame", "max pixels", "tool protocol", "reasoning in")
+    for p in PROFILES.values():
+        table.add_row(p.name, p.coord_frame, f"{p.max_pixels:,}", p.tool_protocol, p.reasoning_field)
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
