@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 from langchain_core.language_models import BaseChatModel
 from langgraph.types import Checkpointer
 
 from qvq_agent.agent.checks import Finding
 from qvq_agent.agent.context import Context
-from qvq_agent.agent.llm import ModelServerError
+from qvq_agent.agent.llm import ModelServerError, build_chat_model
 from qvq_agent.agent.state import Status, ToolCallRecord, Usage
 from qvq_agent.graphs.solve import build_graph
 from qvq_agent.profiles import resolve_profile
@@ -139,6 +140,11 @@ async def asolve(
     from qvq_agent.agent.intake import user_images
 
     image_ids = user_images(ctx, [str(p) for p in paths])
+    http_client = None
+    if ctx.chat_model is None:
+        # One HTTP client per run: its connections belong to this event loop.
+        http_client = httpx.AsyncClient(timeout=ctx.request_timeout_s)
+        ctx = replace(ctx, chat_model=build_chat_model(ctx, http_client))
     graph = build_graph(checkpointer)
     config: dict[str, Any] = {
         "recursion_limit": ctx.recursion_limit,
@@ -156,6 +162,9 @@ async def asolve(
                 on_event(chunk)
     except ModelServerError as exc:
         return _result(values, error=str(exc))
+    finally:
+        if http_client is not None:
+            await http_client.aclose()
     return _result(values)
 
 

@@ -36,23 +36,36 @@ def image_part(image_id: str) -> dict[str, str]:
 def chat_model(ctx: Context) -> BaseChatModel:
     """The context's chat model, built once from its settings when not given."""
     if ctx.chat_model is None:
-        temperature = ctx.temperature if ctx.temperature is not None else ctx.profile.temperature
-        kwargs: dict[str, Any] = {}
-        if temperature is not None:
-            kwargs["temperature"] = temperature
-        ctx.chat_model = ChatOpenAI(
-            model=ctx.model,
-            base_url=ctx.base_url,
-            api_key=ctx.api_key,  # type: ignore[arg-type]
-            max_tokens=ctx.max_tokens or ctx.profile.max_new_tokens,  # type: ignore[call-arg]
-            timeout=ctx.request_timeout_s,
-            max_retries=ctx.retries,
-            streaming=True,
-            stream_usage=True,
-            extra_body=ctx.extra_body or None,
-            **kwargs,
-        )
+        ctx.chat_model = build_chat_model(ctx)
     return ctx.chat_model
+
+
+def build_chat_model(ctx: Context, http_async_client: Any = None) -> BaseChatModel:
+    """A streaming ``ChatOpenAI`` for the context's server, model, budgets and extra body.
+
+    Args:
+        ctx: the run context.
+        http_async_client: an ``httpx.AsyncClient`` owned by the caller (one per event loop);
+            langchain-openai's shared default client breaks when a second event loop uses it.
+    """
+    temperature = ctx.temperature if ctx.temperature is not None else ctx.profile.temperature
+    kwargs: dict[str, Any] = {}
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    if http_async_client is not None:
+        kwargs["http_async_client"] = http_async_client
+    return ChatOpenAI(
+        model=ctx.model,
+        base_url=ctx.base_url,
+        api_key=ctx.api_key,  # type: ignore[arg-type]
+        max_tokens=ctx.max_tokens or ctx.profile.max_new_tokens,  # type: ignore[call-arg]
+        timeout=ctx.request_timeout_s,
+        max_retries=ctx.retries,
+        streaming=True,
+        stream_usage=True,
+        extra_body=ctx.extra_body or None,
+        **kwargs,
+    )
 
 
 def system_prompt(ctx: Context, image_ids: Sequence[str]) -> str:

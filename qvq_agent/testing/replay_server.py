@@ -74,7 +74,7 @@ class ReplayServer:
     def start(self) -> None:
         """Listen on a free port of 127.0.0.1 in a background thread."""
         handler = _make_handler(self)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
@@ -105,6 +105,13 @@ class ReplayServer:
                 self._next += 1
         result = item(body) if callable(item) else item
         return result if isinstance(result, Reply) else Reply(result)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up (a cancelled stream) are expected; don't print their tracebacks."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
 
 
 def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
