@@ -32,7 +32,19 @@ _EXPORTS = {
     "solve": "qvq_agent.solver",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Context",
+    "ImageLoadError",
+    "ImageStore",
+    "ModelProfile",
+    "Settings",
+    "SolveResult",
+    "asolve",
+    "build_graph",
+    "get_profile",
+    "profile_for_model",
+    "solve",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -95,22 +95,37 @@ def _print_summary(result: SolveResult) -> None:
 def solve_command(
     image: Annotated[Path, typer.Argument(help="The image (img0).")],
     question: Annotated[str, typer.Argument(help="The question about the image.")],
-    images: Annotated[list[Path] | None, typer.Option("--image", help="More images (img1, ...).")] = None,
+    images: Annotated[
+        list[Path] | None, typer.Option("--image", help="More images (img1, ...).")
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name on the server.")] = None,
     api_key: Annotated[str | None, typer.Option(help="API key of the server.")] = None,
-    profile: Annotated[str | None, typer.Option(help="qvq, qwen2-vl, qwen2.5-vl, qvq-max, openai.")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="qvq, qwen2-vl, qwen2.5-vl, qvq-max, openai.")
+    ] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Model requests per run.")] = None,
     max_revisions: Annotated[int | None, typer.Option(min=0, help="Verifier critiques.")] = None,
-    choices: Annotated[list[str] | None, typer.Option("--choices", help="Multiple-choice options.")] = None,
-    extra_body: Annotated[str | None, typer.Option(help="JSON merged into every request body.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing live.")] = False,
+    choices: Annotated[
+        list[str] | None, typer.Option("--choices", help="Multiple-choice options.")
+    ] = None,
+    extra_body: Annotated[
+        str | None, typer.Option(help="JSON merged into every request body.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object, nothing live.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the answer.")] = False,
 ) -> None:
     """Answer a question about an image, looking again with tools and checking the reasoning."""
     settings = _settings(
-        base_url=base_url, model=model, api_key=api_key, profile=profile, max_steps=max_steps,
-        max_revisions=max_revisions, extra_body=_json_arg(extra_body, "--extra-body") or None,
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+        profile=profile,
+        max_steps=max_steps,
+        max_revisions=max_revisions,
+        extra_body=_json_arg(extra_body, "--extra-body") or None,
     )
     try:
         resolve_profile(settings.model, settings.profile)
@@ -140,12 +155,30 @@ def solve_command(
 
 @app.command("tool")
 def tool_command(
-    name: Annotated[str, typer.Argument(help="Tool name: crop, zoom, rotate, enhance, grid, mark, calculate, solve.")],
-    args_json: Annotated[str, typer.Argument(help='Arguments as JSON, e.g. \'{"image": "img0", "bbox": [0, 0, 500, 1000]}\'.')],
-    images: Annotated[list[Path] | None, typer.Option("--image", help="Images, in order img0, img1, ...")] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the images the tool makes.")] = Path("."),
-    profile: Annotated[str, typer.Option(help="Profile whose coordinate frame the boxes use.")] = "qvq",
-    as_json: Annotated[bool, typer.Option("--json", help='Print {"ok", "text", "images"}.')] = False,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Tool name: crop, zoom, rotate, enhance, grid, mark, calculate, solve."
+        ),
+    ],
+    args_json: Annotated[
+        str,
+        typer.Argument(
+            help='Arguments as JSON, e.g. \'{"image": "img0", "bbox": [0, 0, 500, 1000]}\'.'
+        ),
+    ],
+    images: Annotated[
+        list[Path] | None, typer.Option("--image", help="Images, in order img0, img1, ...")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the images the tool makes.")
+    ] = Path("."),
+    profile: Annotated[
+        str, typer.Option(help="Profile whose coordinate frame the boxes use.")
+    ] = "qvq",
+    as_json: Annotated[
+        bool, typer.Option("--json", help='Print {"ok", "text", "images"}.')
+    ] = False,
 ) -> None:
     """Run one tool by hand, exactly as the model would call it."""
     registry = default_registry()
@@ -162,8 +195,11 @@ def tool_command(
     arguments = _json_arg(args_json, "ARGS_JSON")
     tool = registry.get(name)
     if tool is None:
-        payload: dict[str, Any] = {"ok": False, "images": [],
-                                   "text": f"no tool named {name!r}; tools: {', '.join(registry.names)}"}
+        payload: dict[str, Any] = {
+            "ok": False,
+            "images": [],
+            "text": f"no tool named {name!r}; tools: {', '.join(registry.names)}",
+        }
     else:
         result = tool.run(ToolEnv(store, model_profile), arguments)
         written = []
@@ -192,7 +228,9 @@ def profiles_command() -> None:
 
     table = Table("profile", "frame", "max pixels", "tool protocol", "reasoning in")
     for p in PROFILES.values():
-        table.add_row(p.name, p.coord_frame, f"{p.max_pixels:,}", p.tool_protocol, p.reasoning_field)
+        table.add_row(
+            p.name, p.coord_frame, f"{p.max_pixels:,}", p.tool_protocol, p.reasoning_field
+        )
     out.print(table)
 
 

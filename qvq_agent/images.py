@@ -232,9 +232,7 @@ class ImageStore:
             return self._records[image_id]
         except KeyError:
             known = ", ".join(self._records) or "none"
-            raise UnknownImageError(
-                f"no image with id {image_id!r} (images: {known})"
-            ) from None
+            raise UnknownImageError(f"no image with id {image_id!r} (images: {known})") from None
 
     def lineage(self, image_id: str) -> list[ImageRecord]:
         """The chain from ``image_id`` up to its user image, this image first."""

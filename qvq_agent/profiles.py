@@ -54,9 +54,9 @@ class ModelProfile:
     aliases: tuple[str, ...] = field(default=())
     """Lower-case substrings of model names that select this profile."""
 
-    def with_pixels(self, *, min_pixels: int | None = None, max_pixels: int | None = None) -> (
-        ModelProfile
-    ):
+    def with_pixels(
+        self, *, min_pixels: int | None = None, max_pixels: int | None = None
+    ) -> ModelProfile:
         """A copy with another pixel budget."""
         return replace(
             self,

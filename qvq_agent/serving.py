@@ -29,16 +29,31 @@ def vllm_flags(
     """The flags that serve ``profile``'s model the way the agent uses it."""
     flags = [
         ServeFlag("--port", str(port), "where the agent connects (http://localhost:PORT/v1)"),
-        ServeFlag("--max-model-len", str(max_model_len),
-                  "room for the images, tool results and up to 8k tokens of reasoning"),
-        ServeFlag("--limit-mm-per-prompt", json.dumps({"image": profile.max_images}),
-                  "the original plus the crops the conversation accumulates"),
-        ServeFlag("--mm-processor-kwargs", json.dumps({"max_pixels": profile.max_pixels}),
-                  "the same pixel budget the agent resizes to, so token estimates match"),
+        ServeFlag(
+            "--max-model-len",
+            str(max_model_len),
+            "room for the images, tool results and up to 8k tokens of reasoning",
+        ),
+        ServeFlag(
+            "--limit-mm-per-prompt",
+            json.dumps({"image": profile.max_images}),
+            "the original plus the crops the conversation accumulates",
+        ),
+        ServeFlag(
+            "--mm-processor-kwargs",
+            json.dumps({"max_pixels": profile.max_pixels}),
+            "the same pixel budget the agent resizes to, so token estimates match",
+        ),
     ]
     if gpus > 1:
-        flags.insert(0, ServeFlag("--tensor-parallel-size", str(gpus),
-                                  "split the 72B weights over the GPUs (about 150 GB in bf16)"))
+        flags.insert(
+            0,
+            ServeFlag(
+                "--tensor-parallel-size",
+                str(gpus),
+                "split the 72B weights over the GPUs (about 150 GB in bf16)",
+            ),
+        )
     return flags
 
 

@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from langchain_core.language_models import BaseChatModel
-from langgraph.types import Checkpointer
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Checkpointer, StreamMode
 
 from qvq_agent.agent.checks import Finding
 from qvq_agent.agent.context import Context
@@ -26,6 +27,9 @@ from qvq_agent.agent.state import Status, ToolCallRecord, Usage
 from qvq_agent.graphs.solve import build_graph
 from qvq_agent.profiles import resolve_profile
 from qvq_agent.settings import Settings
+
+STREAM_MODES: list[StreamMode] = ["custom", "values"]
+"""A list, so that LangGraph yields ``(mode, chunk)`` pairs."""
 
 Event = dict[str, Any]
 """A live event: ``{"event": "token" | "tool" | "verdict" | "cancelled" | "step", ...}``."""
@@ -58,8 +62,13 @@ class SolveResult:
                 for c in self.tool_calls
             ],
             "findings": [
-                {"check": f["check"], "message": f["message"], "severity": f["severity"],
-                 "start": f["start"], "end": f["end"]}
+                {
+                    "check": f["check"],
+                    "message": f["message"],
+                    "severity": f["severity"],
+                    "start": f["start"],
+                    "end": f["end"],
+                }
                 for f in self.findings
             ],
             "usage": dict(self.usage),
@@ -146,7 +155,7 @@ async def asolve(
         http_client = httpx.AsyncClient(timeout=ctx.request_timeout_s)
         ctx = replace(ctx, chat_model=build_chat_model(ctx, http_client))
     graph = build_graph(checkpointer)
-    config: dict[str, Any] = {
+    config: RunnableConfig = {
         "recursion_limit": ctx.recursion_limit,
         "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
     }
@@ -154,12 +163,13 @@ async def asolve(
     inputs = {"question": question, "images": image_ids, "choices": list(choices)}
     try:
         async for mode, chunk in graph.astream(
-            inputs, config, context=ctx, stream_mode=["custom", "values"]
+            inputs, config, context=ctx, stream_mode=STREAM_MODES
         ):
+            part = cast(dict[str, Any], chunk)
             if mode == "values":
-                values = dict(chunk)
+                values = dict(part)
             elif on_event is not None:
-                on_event(chunk)
+                on_event(part)
     except ModelServerError as exc:
         return _result(values, error=str(exc))
     finally:

@@ -36,8 +36,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings from the developer's shell must not leak into tests."""
-    for name in ("QVQ_AGENT_BASE_URL", "QVQ_AGENT_MODEL", "QVQ_AGENT_API_KEY",
-                 "QVQ_AGENT_PROFILE", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    for name in (
+        "QVQ_AGENT_BASE_URL",
+        "QVQ_AGENT_MODEL",
+        "QVQ_AGENT_API_KEY",
+        "QVQ_AGENT_PROFILE",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -34,7 +34,11 @@ def user_images(body: dict[str, Any]) -> list[Image.Image]:
 
 
 def test_crop_calculate_answer_against_a_server(scene_path: Path) -> None:
-    script = [f"Let me look.\n{CROP}\nignored after the stop", f"Now add.\n{CALC}", "…\n\n**Final Answer**\n\n7"]
+    script = [
+        f"Let me look.\n{CROP}\nignored after the stop",
+        f"Now add.\n{CALC}",
+        "…\n\n**Final Answer**\n\n7",
+    ]
     with ReplayServer(script) as server:
         result = solve(scene_path, "How many?", settings=settings(server))
         bodies = [r.body for r in server.requests]
@@ -60,7 +64,9 @@ def test_a_looping_first_reply_leads_to_exactly_one_revision(scene_path: Path) -
         bodies = [r.body for r in server.requests]
     assert len(bodies) == 2
     revision = bodies[1]["messages"]
-    assert revision[-2]["role"] == "assistant" and "count the red circles" in revision[-2]["content"]
+    assert (
+        revision[-2]["role"] == "assistant" and "count the red circles" in revision[-2]["content"]
+    )
     assert revision[-1]["role"] == "user" and "repeating" in str(revision[-1]["content"])
     assert result.answer == "3" and result.revisions == 1
 
@@ -90,7 +96,10 @@ def test_unreachable_server_names_the_url_and_the_vllm_command(scene_path: Path)
     started = time.monotonic()
     result = solve(scene_path, "q", settings=Settings(base_url="http://127.0.0.1:9/v1", retries=0))
     assert result.status == "error" and result.error is not None
-    assert "http://127.0.0.1:9/v1" in result.error and "vllm serve Qwen/QVQ-72B-Preview" in result.error
+    assert (
+        "http://127.0.0.1:9/v1" in result.error
+        and "vllm serve Qwen/QVQ-72B-Preview" in result.error
+    )
     assert time.monotonic() - started < 30
 
 

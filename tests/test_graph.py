@@ -36,7 +36,9 @@ def run(scene: Path, script: Sequence[Any], **ctx: Any) -> tuple[SolveResult, Sc
 def text_of(message: BaseMessage) -> str:
     if isinstance(message.content, str):
         return message.content
-    return "\n".join(p["text"] for p in message.content if isinstance(p, dict) and p.get("type") == "text")
+    return "\n".join(
+        p["text"] for p in message.content if isinstance(p, dict) and p.get("type") == "text"
+    )
 
 
 def test_graph_structure_snapshot() -> None:
@@ -48,7 +50,9 @@ def test_graph_structure_snapshot() -> None:
 
 
 def test_tool_then_answer(scene_path: Path) -> None:
-    result, model = run(scene_path, [f"Look left.\n{CROP}", f"Add.\n{CALC}", "So 7.\n\n**Final Answer**\n\n7"])
+    result, model = run(
+        scene_path, [f"Look left.\n{CROP}", f"Add.\n{CALC}", "So 7.\n\n**Final Answer**\n\n7"]
+    )
     assert result.status == "verified" and result.answer == "7"
     assert [c["name"] for c in result.tool_calls] == ["crop", "calculate"]
     assert result.steps == 3 and result.usage["requests"] == 3
@@ -115,7 +119,9 @@ def test_give_up_keeps_the_best_answer(scene_path: Path) -> None:
     assert {f["check"] for f in result.findings} >= {"loop"}
 
 
-def test_every_invoke_passes_an_explicit_recursion_limit(scene_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_invoke_passes_an_explicit_recursion_limit(
+    scene_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[dict[str, Any]] = []
     real = solver.build_graph
 
@@ -138,14 +144,25 @@ def test_every_invoke_passes_an_explicit_recursion_limit(scene_path: Path, monke
 def test_state_holds_no_pixels(scene_path: Path) -> None:
     saver = InMemorySaver()
     model = ScriptedChatModel(script=[CROP, "**Final Answer**\n\n1"])
-    asyncio.run(asolve(scene_path, "q", context=Context(chat_model=model), checkpointer=saver, thread_id="t1"))
+    asyncio.run(
+        asolve(
+            scene_path, "q", context=Context(chat_model=model), checkpointer=saver, thread_id="t1"
+        )
+    )
     state = build_graph(saver).get_state({"configurable": {"thread_id": "t1"}}).values
     dumped = json.dumps([m.model_dump() for m in state["messages"]], default=str)
     assert "base64" not in dumped and "image_ref" in dumped
     # ...while the request did carry both images as data URLs.
-    urls = [p for m in model.requests[1]["messages"] if isinstance(m.content, list)
-            for p in m.content if isinstance(p, dict) and p.get("type") == "image_url"]
-    assert len(urls) == 2 and all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in urls)
+    urls = [
+        p
+        for m in model.requests[1]["messages"]
+        if isinstance(m.content, list)
+        for p in m.content
+        if isinstance(p, dict) and p.get("type") == "image_url"
+    ]
+    assert len(urls) == 2 and all(
+        p["image_url"]["url"].startswith("data:image/png;base64,") for p in urls
+    )
 
 
 def test_images_over_the_server_limit_are_not_sent_again(scene_path: Path) -> None:
@@ -156,8 +173,13 @@ def test_images_over_the_server_limit_are_not_sent_again(scene_path: Path) -> No
     small = replace(context_profile, max_images=3)
     result, model = run(scene_path, [*crops, "**Final Answer**\n\n1"], profile=small)
     last = model.requests[-1]["messages"]
-    images = [p for m in last if isinstance(m.content, list) for p in m.content
-              if isinstance(p, dict) and p.get("type") == "image_url"]
+    images = [
+        p
+        for m in last
+        if isinstance(m.content, list)
+        for p in m.content
+        if isinstance(p, dict) and p.get("type") == "image_url"
+    ]
     assert len(images) == 3
     assert "not shown again" in json.dumps([m.content for m in last], default=str)
     assert result.answer == "1"

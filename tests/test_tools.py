@@ -30,7 +30,16 @@ def env() -> ToolEnv:
 
 
 def test_the_design_tools_are_registered() -> None:
-    assert REGISTRY.names == ["crop", "zoom", "rotate", "enhance", "grid", "mark", "calculate", "solve"]
+    assert REGISTRY.names == [
+        "crop",
+        "zoom",
+        "rotate",
+        "enhance",
+        "grid",
+        "mark",
+        "calculate",
+        "solve",
+    ]
     manifest = REGISTRY.manifest()
     assert '"name": "crop"' in manifest and '"bbox"' in manifest
 

@@ -57,8 +57,8 @@ def build_chat_model(ctx: Context, http_async_client: Any = None) -> BaseChatMod
     return ChatOpenAI(
         model=ctx.model,
         base_url=ctx.base_url,
-        api_key=ctx.api_key,  # type: ignore[arg-type]
-        max_tokens=ctx.max_tokens or ctx.profile.max_new_tokens,  # type: ignore[call-arg]
+        api_key=ctx.api_key,
+        max_tokens=ctx.max_tokens or ctx.profile.max_new_tokens,
         timeout=ctx.request_timeout_s,
         max_retries=ctx.retries,
         streaming=True,
@@ -128,8 +128,7 @@ def describe_server_error(exc: BaseException, ctx: Context) -> ModelServerError 
     """A one-line :class:`ModelServerError` for an error of the OpenAI client, else ``None``."""
     if isinstance(exc, openai.APITimeoutError):
         return ModelServerError(
-            f"the model server at {ctx.base_url} did not answer within "
-            f"{ctx.request_timeout_s:g} s"
+            f"the model server at {ctx.base_url} did not answer within {ctx.request_timeout_s:g} s"
         )
     if isinstance(exc, openai.APIConnectionError):
         port = urlsplit(ctx.base_url).port or 8000

@@ -8,11 +8,12 @@ starts; the cut text goes on to the verifier with a ``loop`` finding.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 import openai
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AIMessageChunk
 from langgraph.runtime import Runtime
 
 from qvq_agent.agent.checks.loop import LoopDetector, loop_finding
@@ -35,7 +36,10 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
     cut = None
     write({"event": "step", "step": step})
     try:
-        stream = chat_model(ctx).astream(request, stop=list(ctx.profile.stop))
+        stream = cast(
+            AsyncGenerator[AIMessageChunk, None],
+            chat_model(ctx).astream(request, stop=list(ctx.profile.stop)),
+        )
         async with aclosing(stream) as chunks_in:  # closing the stream cancels the request
             async for chunk in chunks_in:
                 meta = getattr(chunk, "usage_metadata", None)
@@ -57,7 +61,9 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
             raise
         raise described from exc
     if usage["completion_tokens"] == 0:
-        usage["completion_tokens"] = chunks  # a cancelled stream sends no usage; vLLM streams a token per chunk
+        usage["completion_tokens"] = (
+            chunks  # a cancelled stream sends no usage; vLLM streams a token per chunk
+        )
     stream_findings = []
     if cut is not None:
         stream_findings.append(loop_finding(text, cut))

@@ -44,7 +44,9 @@ async def run_call(ctx: Context, call: PendingCall) -> ToolResult:
     tool = ctx.tools.get(call["name"])
     if tool is None:
         available = ", ".join(ctx.tools.names)
-        return ToolResult(False, prompts.TOOL_UNKNOWN.format(name=call["name"], available=available))
+        return ToolResult(
+            False, prompts.TOOL_UNKNOWN.format(name=call["name"], available=available)
+        )
     env = ToolEnv(ctx.store, ctx.profile)
     try:
         return await asyncio.to_thread(tool.run, env, dict(call["arguments"]))
@@ -64,11 +66,15 @@ async def run_tools(state: SolveState, runtime: Runtime[Context]) -> dict[str, A
         earlier = seen.get(key) if call["name"] else None
         if earlier is not None:
             what = ", ".join(earlier["images"]) or earlier["value"] or earlier["text"]
-            result = ToolResult(True, prompts.TOOL_REPEATED.format(result=what), value=earlier["value"])
+            result = ToolResult(
+                True, prompts.TOOL_REPEATED.format(result=what), value=earlier["value"]
+            )
         else:
             result = await run_call(ctx, call)
-        body = result.text if result.ok else prompts.TOOL_ERROR.format(
-            name=call["name"] or "tool_call", message=result.text
+        body = (
+            result.text
+            if result.ok
+            else prompts.TOOL_ERROR.format(name=call["name"] or "tool_call", message=result.text)
         )
         content.append({"type": "text", "text": prompts.TOOL_RESPONSE.format(body=body)})
         content.extend(image_part(i) for i in result.images)
@@ -82,9 +88,15 @@ async def run_tools(state: SolveState, runtime: Runtime[Context]) -> dict[str, A
         )
         records.append(record)
         seen.setdefault(key, record)
-        runtime.stream_writer({"event": "tool", "name": record["name"],
-                               "arguments": record["arguments"], "ok": result.ok,
-                               "text": result.text})
+        runtime.stream_writer(
+            {
+                "event": "tool",
+                "name": record["name"],
+                "arguments": record["arguments"],
+                "ok": result.ok,
+                "text": result.text,
+            }
+        )
     if state["steps"] >= ctx.max_steps - 1:
         content.append({"type": "text", "text": prompts.STEP_BUDGET_SPENT})
     return {"messages": [HumanMessage(content=content)], "tool_calls": records, "pending": []}

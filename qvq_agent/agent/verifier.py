@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
-from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
@@ -75,20 +74,25 @@ def decide(findings: Sequence[Finding], can_revise: bool) -> Verdict:
     return "revise" if can_revise else "give_up"
 
 
-async def verify(state: SolveState, runtime: Runtime[Context]) -> Command[Literal["reason", "__end__"]]:
+async def verify(
+    state: SolveState, runtime: Runtime[Context]
+) -> Command[Literal["reason", "__end__"]]:
     """Check the newest reply and route: END (pass / give up) or back to ``reason`` (revise)."""
     ctx = runtime.context
     last = next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
     text = str(last.content)
-    findings = _dedupe([*state["stream_findings"], *run_checks(ctx.checks, trace_input(state, ctx, text))])
+    findings = _dedupe(
+        [*state["stream_findings"], *run_checks(ctx.checks, trace_input(state, ctx, text))]
+    )
     can_revise = state["revisions"] < ctx.max_revisions and budget_left(state, ctx)
     verdict = decide(findings, can_revise)
-    runtime.stream_writer({"event": "verdict", "verdict": verdict,
-                           "findings": [f["check"] for f in findings]})
+    runtime.stream_writer(
+        {"event": "verdict", "verdict": verdict, "findings": [f["check"] for f in findings]}
+    )
     answer = extract_final_answer(text, ctx.profile.answer_markers)
     if verdict == "pass":
         return Command(
-            goto=END, update={"answer": answer, "status": "verified", "findings": findings}
+            goto="__end__", update={"answer": answer, "status": "verified", "findings": findings}
         )
     if verdict == "revise":
         blocking = [f for f in findings if f["severity"] == "error"]
@@ -102,7 +106,7 @@ async def verify(state: SolveState, runtime: Runtime[Context]) -> Command[Litera
             },
         )
     return Command(
-        goto=END,
+        goto="__end__",
         update={
             "answer": answer if answer is not None else best_answer(state, ctx),
             "status": "unverified",

@@ -133,8 +133,9 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             if self.path.rstrip("/") in ("/health",):
                 self._json(200, {})
             elif self.path.rstrip("/") == "/v1/models":
-                self._json(200, {"object": "list",
-                                 "data": [{"id": server.model, "object": "model"}]})
+                self._json(
+                    200, {"object": "list", "data": [{"id": server.model, "object": "model"}]}
+                )
             else:
                 self._json(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -162,28 +163,52 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             finish = "stop"
             if limit is not None and len(tokens) > int(limit):
                 tokens, finish = tokens[: int(limit)], "length"
-            usage = {"prompt_tokens": max(1, length // 4), "completion_tokens": len(tokens),
-                     "total_tokens": max(1, length // 4) + len(tokens)}
+            usage = {
+                "prompt_tokens": max(1, length // 4),
+                "completion_tokens": len(tokens),
+                "total_tokens": max(1, length // 4) + len(tokens),
+            }
             if body.get("stream"):
                 self._stream(record, body, tokens, finish, usage, reply.delay_s)
             else:
                 record.sent_tokens, record.finished = len(tokens), True
-                self._json(200, {
-                    "id": "chatcmpl-replay", "object": "chat.completion",
-                    "created": int(time.time()), "model": body.get("model", server.model),
-                    "choices": [{"index": 0, "finish_reason": finish,
-                                 "message": {"role": "assistant", "content": "".join(tokens)}}],
-                    "usage": usage,
-                })
+                self._json(
+                    200,
+                    {
+                        "id": "chatcmpl-replay",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model", server.model),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": finish,
+                                "message": {"role": "assistant", "content": "".join(tokens)},
+                            }
+                        ],
+                        "usage": usage,
+                    },
+                )
 
-        def _stream(self, record: Recorded, body: dict[str, Any], tokens: list[str],
-                    finish: str, usage: dict[str, int], delay_s: float) -> None:
+        def _stream(
+            self,
+            record: Recorded,
+            body: dict[str, Any],
+            tokens: list[str],
+            finish: str,
+            usage: dict[str, int],
+            delay_s: float,
+        ) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            base = {"id": "chatcmpl-replay", "object": "chat.completion.chunk",
-                    "created": int(time.time()), "model": body.get("model", server.model)}
+            base = {
+                "id": "chatcmpl-replay",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model", server.model),
+            }
 
             def send(payload: dict[str, Any] | str) -> None:
                 data = payload if isinstance(payload, str) else json.dumps(payload)
@@ -192,8 +217,12 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
 
             try:
-                send({**base, "choices": [{"index": 0, "delta": {"role": "assistant",
-                                                                  "content": ""}}]})
+                send(
+                    {
+                        **base,
+                        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}],
+                    }
+                )
                 for token in tokens:
                     if delay_s:
                         time.sleep(delay_s)

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from qvq_agent.tools import safe_math
-from qvq_agent.tools.math_worker import clip as _clip
 from qvq_agent.tools.math_worker import MathWorkerError, worker
+from qvq_agent.tools.math_worker import clip as _clip
 from qvq_agent.tools.registry import ToolEnv, ToolError, ToolResult, tool
 
 MAX_EQUATIONS = 8

@@ -94,7 +94,9 @@ def _fmt(values: list[float] | tuple[float, ...]) -> str:
     return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
-def pixel_box(env: ToolEnv, image_id: str, bbox: list[float]) -> tuple[tuple[int, int, int, int], str]:
+def pixel_box(
+    env: ToolEnv, image_id: str, bbox: list[float]
+) -> tuple[tuple[int, int, int, int], str]:
     """Convert a box in the profile's frame to whole pixels of ``image_id``, clamped.
 
     Returns:
@@ -109,9 +111,7 @@ def pixel_box(env: ToolEnv, image_id: str, bbox: list[float]) -> tuple[tuple[int
     if not all(math.isfinite(v) for v in bbox):
         raise ToolError(f"bbox {_fmt(bbox)} has a value that is not a finite number")
     if x2 <= x1 or y2 <= y1:
-        raise ToolError(
-            f"bbox {_fmt(bbox)} is empty or inverted: it must be {BOX_HELP}"
-        )
+        raise ToolError(f"bbox {_fmt(bbox)} is empty or inverted: it must be {BOX_HELP}")
     cx1, cy1 = min(max(x1, 0.0), max_x), min(max(y1, 0.0), max_y)
     cx2, cy2 = min(max(x2, 0.0), max_x), min(max(y2, 0.0), max_y)
     if cx2 <= cx1 or cy2 <= cy1:
@@ -131,7 +131,9 @@ def pixel_box(env: ToolEnv, image_id: str, bbox: list[float]) -> tuple[tuple[int
     return (px1, py1, min(px2, width), min(py2, height)), note
 
 
-def frame_points(env: ToolEnv, image_id: str, points: list[list[float]]) -> list[tuple[float, float]]:
+def frame_points(
+    env: ToolEnv, image_id: str, points: list[list[float]]
+) -> list[tuple[float, float]]:
     """Convert points in the profile's frame to pixels of ``image_id``."""
     max_x, max_y = env.store.frame_extent(image_id, env.profile.coord_frame, env.profile)
     sx, sy = env.store.frame_scale(image_id, env.profile.coord_frame, env.profile)
@@ -182,9 +184,7 @@ def tool_zoom(env: ToolEnv, args: ZoomArgs) -> ToolResult:
         note += f" (factor lowered to {factor:.2f} to stay under {MAX_OUTPUT_PIXELS:,} pixels)"
     size = (max(1, round(region.width * factor)), max(1, round(region.height * factor)))
     zoomed = region.resize(size, Image.Resampling.LANCZOS)
-    to_parent = _translate(box[0], box[1]) @ _scale(
-        region.width / size[0], region.height / size[1]
-    )
+    to_parent = _translate(box[0], box[1]) @ _scale(region.width / size[0], region.height / size[1])
     new_id = env.store.add_image(
         zoomed,
         parent=args.image,
@@ -284,10 +284,20 @@ def tool_grid(env: ToolEnv, args: GridArgs) -> ToolResult:
         for c in range(args.cols):
             x0, y0 = round(c * width / args.cols), round(r * height / args.rows)
             name = _cell_name(r, c)
-            draw.text((x0 + 3, y0 + 2), name, fill=(255, 0, 0), font=font, stroke_width=2,
-                      stroke_fill=(255, 255, 255))
-            cell = [c * max_x / args.cols, r * max_y / args.rows,
-                    (c + 1) * max_x / args.cols, (r + 1) * max_y / args.rows]
+            draw.text(
+                (x0 + 3, y0 + 2),
+                name,
+                fill=(255, 0, 0),
+                font=font,
+                stroke_width=2,
+                stroke_fill=(255, 255, 255),
+            )
+            cell = [
+                c * max_x / args.cols,
+                r * max_y / args.rows,
+                (c + 1) * max_x / args.cols,
+                (r + 1) * max_y / args.rows,
+            ]
             cells.append(f"{name}={_fmt([round(v, 3) for v in cell])}")
     new_id = env.store.add_image(
         canvas, parent=args.image, operation="grid", params={"rows": args.rows, "cols": args.cols}
@@ -306,18 +316,40 @@ def tool_mark(env: ToolEnv, args: MarkArgs) -> ToolResult:
     radius = max(6, min(canvas.size) // 60)
     font = _font(round(radius * 1.4))
     for number, (x, y) in enumerate(pixels, start=1):
-        draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=(255, 0, 0),
-                     width=max(2, radius // 4))
-        draw.text((x + radius, y - radius), str(number), fill=(255, 0, 0), font=font,
-                  stroke_width=2, stroke_fill=(255, 255, 255))
+        draw.ellipse(
+            [x - radius, y - radius, x + radius, y + radius],
+            outline=(255, 0, 0),
+            width=max(2, radius // 4),
+        )
+        draw.text(
+            (x + radius, y - radius),
+            str(number),
+            fill=(255, 0, 0),
+            font=font,
+            stroke_width=2,
+            stroke_fill=(255, 255, 255),
+        )
     new_id = env.store.add_image(
         canvas, parent=args.image, operation="mark", params={"points": pixels}
     )
-    return _result(env, f"Marked {len(pixels)} points on {args.image}, numbered 1 to "
-                        f"{len(pixels)}", new_id)
+    return _result(
+        env, f"Marked {len(pixels)} points on {args.image}, numbered 1 to {len(pixels)}", new_id
+    )
 
 
-IMAGE_TOOLS: tuple[Tool[BoxArgs] | Tool[ZoomArgs] | Tool[RotateArgs] | Tool[EnhanceArgs]
-                   | Tool[GridArgs] | Tool[MarkArgs], ...] = (
-    tool_crop, tool_zoom, tool_rotate, tool_enhance, tool_grid, tool_mark,
+IMAGE_TOOLS: tuple[
+    Tool[BoxArgs]
+    | Tool[ZoomArgs]
+    | Tool[RotateArgs]
+    | Tool[EnhanceArgs]
+    | Tool[GridArgs]
+    | Tool[MarkArgs],
+    ...,
+] = (
+    tool_crop,
+    tool_zoom,
+    tool_rotate,
+    tool_enhance,
+    tool_grid,
+    tool_mark,
 )

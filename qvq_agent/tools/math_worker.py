@@ -51,7 +51,6 @@ class Evaluation:
 def evaluate_expression(text: str) -> Evaluation:
     """Build and evaluate one expression (runs inside the worker)."""
     import sympy as sp
-
     from sympy.physics import units as u
 
     expr = safe_math.build(safe_math.parse(text), safe_math.Namespace())
@@ -64,8 +63,12 @@ def evaluate_expression(text: str) -> Evaluation:
     if getattr(expr, "is_number", False) or _is_numeric_quantity(expr):
         numeric = clip(_format_number(sp.N(expr, 15)), 300)
     exact = clip(str(expr), 300)
-    if isinstance(expr, sp.Float) or (numeric is not None and not expr.atoms(sp.Rational)
-                                      and not expr.atoms(sp.NumberSymbol) and expr.atoms(sp.Float)):
+    if isinstance(expr, sp.Float) or (
+        numeric is not None
+        and not expr.atoms(sp.Rational)
+        and not expr.atoms(sp.NumberSymbol)
+        and expr.atoms(sp.Float)
+    ):
         exact = numeric or exact
     return Evaluation(exact=exact, numeric=numeric if numeric != exact else None)
 
@@ -125,8 +128,15 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
         return {"error": str(exc)}
     except MemoryError:
         return {"error": "the computation needs too much memory"}
-    except (RecursionError, ValueError, TypeError, ArithmeticError, NotImplementedError,
-            AttributeError, KeyError) as exc:
+    except (
+        RecursionError,
+        ValueError,
+        TypeError,
+        ArithmeticError,
+        NotImplementedError,
+        AttributeError,
+        KeyError,
+    ) as exc:
         return {"error": f"sympy could not do this: {type(exc).__name__}: {exc}"}
 
 
@@ -251,8 +261,6 @@ atexit.register(_WORKER.close)
 def worker() -> SympyWorker:
     """The process-wide worker."""
     return _WORKER
-
-
 
 
 if __name__ == "__main__":

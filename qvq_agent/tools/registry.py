@@ -59,8 +59,8 @@ class Tool(Generic[ArgsT]):
 
     def schema(self) -> dict[str, Any]:
         """JSON schema of the arguments, without pydantic's titles (the model needs none)."""
-        schema = self.args_model.model_json_schema()
-        return _strip_titles(schema)
+        schema: dict[str, Any] = _strip_titles(self.args_model.model_json_schema())
+        return schema
 
     def run(self, env: ToolEnv, arguments: dict[str, Any]) -> ToolResult:
         """Validate ``arguments`` and run; model mistakes come back as a refused result."""
@@ -94,7 +94,9 @@ def describe_errors(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def tool(args_model: type[ArgsT]) -> Callable[[Callable[[ToolEnv, ArgsT], ToolResult]], Tool[ArgsT]]:
+def tool(
+    args_model: type[ArgsT],
+) -> Callable[[Callable[[ToolEnv, ArgsT], ToolResult]], Tool[ArgsT]]:
     """Make a :class:`Tool` from a function; its name and docstring are what the model sees."""
 
     def wrap(fn: Callable[[ToolEnv, ArgsT], ToolResult]) -> Tool[ArgsT]:
@@ -150,7 +152,11 @@ class ToolRegistry:
         return [
             {
                 "type": "function",
-                "function": {"name": t.name, "description": t.description, "parameters": t.schema()},
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.schema(),
+                },
             }
             for t in self._tools.values()
         ]

@@ -106,14 +106,42 @@ CONSTANTS: dict[str, Any] = {
 }
 
 UNITS: dict[str, Any] = {
-    "m": u.meter, "meter": u.meter, "meters": u.meter, "cm": u.centimeter,
-    "mm": u.millimeter, "km": u.kilometer, "um": u.micrometer, "nm": u.nanometer,
-    "s": u.second, "sec": u.second, "ms": u.millisecond, "minute": u.minute,
-    "hour": u.hour, "h": u.hour, "kg": u.kilogram, "g": u.gram, "mg": u.milligram,
-    "N": u.newton, "J": u.joule, "kJ": u.kilo * u.joule, "W": u.watt, "kW": u.kilo * u.watt,
-    "Pa": u.pascal, "kPa": u.kilo * u.pascal, "Hz": u.hertz, "V": u.volt, "A": u.ampere,
-    "mA": u.milli * u.ampere, "ohm": u.ohm, "C": u.coulomb, "F": u.farad, "K": u.kelvin,
-    "L": u.liter, "mol": u.mole, "eV": u.electronvolt, "T": u.tesla,
+    "m": u.meter,
+    "meter": u.meter,
+    "meters": u.meter,
+    "cm": u.centimeter,
+    "mm": u.millimeter,
+    "km": u.kilometer,
+    "um": u.micrometer,
+    "nm": u.nanometer,
+    "s": u.second,
+    "sec": u.second,
+    "ms": u.millisecond,
+    "minute": u.minute,
+    "hour": u.hour,
+    "h": u.hour,
+    "kg": u.kilogram,
+    "g": u.gram,
+    "mg": u.milligram,
+    "N": u.newton,
+    "J": u.joule,
+    "kJ": u.kilo * u.joule,
+    "W": u.watt,
+    "kW": u.kilo * u.watt,
+    "Pa": u.pascal,
+    "kPa": u.kilo * u.pascal,
+    "Hz": u.hertz,
+    "V": u.volt,
+    "A": u.ampere,
+    "mA": u.milli * u.ampere,
+    "ohm": u.ohm,
+    "C": u.coulomb,
+    "F": u.farad,
+    "K": u.kelvin,
+    "L": u.liter,
+    "mol": u.mole,
+    "eV": u.electronvolt,
+    "T": u.tesla,
 }
 """Unit names (``sympy.physics.units``); a name listed as an unknown is a symbol instead."""
 
@@ -129,8 +157,21 @@ _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 }
 
 _UNICODE = {
-    "×": "*", "·": "*", "⋅": "*", "∗": "*", "÷": "/", "−": "-", "–": "-", "^": "**",
-    "π": "pi", "²": "**2", "³": "**3", "°": "*deg", "√": "sqrt", "≤": "<=", "≥": ">=",
+    "×": "*",
+    "·": "*",
+    "⋅": "*",
+    "∗": "*",
+    "÷": "/",
+    "−": "-",
+    "–": "-",
+    "^": "**",
+    "π": "pi",
+    "²": "**2",
+    "³": "**3",
+    "°": "*deg",
+    "√": "sqrt",
+    "≤": "<=",
+    "≥": ">=",
 }
 
 
@@ -152,17 +193,22 @@ def _implicit_products(text: str) -> str:
     out: list[str] = []
     prev: tokenize.TokenInfo | None = None
     for tok in tokens:
-        if tok.type in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT,
-                        tokenize.DEDENT):
+        if tok.type in (
+            tokenize.NEWLINE,
+            tokenize.NL,
+            tokenize.ENDMARKER,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+        ):
             continue
         if prev is not None:
             ends_value = prev.type == tokenize.NUMBER or prev.string == ")"
             starts_value = tok.type in (tokenize.NAME, tokenize.NUMBER) or tok.string == "("
-            if ends_value and starts_value and not (
-                prev.type == tokenize.NUMBER and tok.type == tokenize.NUMBER
-            ):
-                out.append("*")
-            elif prev.type == tokenize.NAME and tok.type == tokenize.NUMBER:
+            if (
+                ends_value
+                and starts_value
+                and not (prev.type == tokenize.NUMBER and tok.type == tokenize.NUMBER)
+            ) or (prev.type == tokenize.NAME and tok.type == tokenize.NUMBER):
                 out.append("*")
         out.append(tok.string)
         prev = tok
@@ -227,8 +273,21 @@ def _check_allowed(node: ast.AST) -> None:
 
 
 _ALLOWED_NODES = (
-    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load,
-    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv, ast.USub, ast.UAdd,
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Pow,
+    ast.Mod,
+    ast.FloorDiv,
+    ast.USub,
+    ast.UAdd,
 )
 
 

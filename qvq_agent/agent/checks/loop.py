@@ -110,7 +110,9 @@ class LoopDetector:
             repeated_chars = segs[-1].end - first_repeat.start
             needed = 3 if period == 1 else 2
             if copies >= needed and repeated_chars >= MIN_REPEATED_CHARS:
-                unit = " ".join(s.key for s in segs[len(segs) - matched - period : len(segs) - matched])
+                unit = " ".join(
+                    s.key for s in segs[len(segs) - matched - period : len(segs) - matched]
+                )
                 return LoopHit(first_repeat.start, len(self.text), unit, "periodic")
         return None
 
@@ -160,7 +162,7 @@ def detect_loop(text: str) -> LoopHit | None:
 
 
 LOOP_MESSAGE = (
-    "You started repeating yourself from here on (\"{unit}\"), without new evidence. Stop "
+    'You started repeating yourself from here on ("{unit}"), without new evidence. Stop '
     "re-stating it: take one new step (look at another part of the image with `crop` or "
     "`zoom`, or compute with `calculate`), then give the final answer."
 )
