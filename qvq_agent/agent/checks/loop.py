@@ -5,7 +5,8 @@ Two signals, both cheap per token:
 * a periodic tail of sentences: the last ``q`` sentences (normalised) repeat the ``q`` before
   them, ``copies`` times in a row, for some period ``q`` up to :data:`MAX_PERIOD`;
 * a collapsing compression ratio: the last :data:`WINDOW_CHARS` characters compress to under
-  :data:`MIN_COMPRESSION` of their size (real reasoning stays above 0.4; a loop falls below 0.3).
+  :data:`MIN_COMPRESSION` of their size (real reasoning stays above 0.4; a loop falls below 0.3),
+  unless the window keeps bringing new numbers (a table or a count is not a loop).
 
 The onset reported is the first character that repeats earlier text: the start of the second
 copy of the repeated sentences, or for the compression signal, the start of the run of word
@@ -30,6 +31,9 @@ MIN_SEGMENT_CHARS = 12
 _SEGMENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _NORMALISE = re.compile(r"[^\w]+")
 _WORD = re.compile(r"\w+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+MIN_NUMBERS = 6
+NEW_NUMBER_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -119,13 +123,23 @@ class LoopDetector:
     def _compressed(self) -> LoopHit | None:
         if len(self.text) < WINDOW_CHARS:
             return None
-        window = self.text[-WINDOW_CHARS:].encode("utf-8")
+        tail = self.text[-WINDOW_CHARS:]
+        window = tail.encode("utf-8")
         ratio = len(zlib.compress(window, 6)) / len(window)
-        if ratio >= MIN_COMPRESSION:
+        if ratio >= MIN_COMPRESSION or _enumerating(tail):
             return None
         onset = _repeated_run_start(self.text)
         tail = self.text[onset : onset + 120]
         return LoopHit(onset, len(self.text), tail, f"compression {ratio:.2f}")
+
+
+def _enumerating(window: str) -> bool:
+    """True when a repetitive window keeps bringing new numbers (a table, a count, a list).
+
+    A loop re-states the same numbers; an enumeration repeats its template with new values.
+    """
+    numbers = _NUMBER.findall(window)
+    return len(numbers) >= MIN_NUMBERS and len(set(numbers)) / len(numbers) >= NEW_NUMBER_SHARE
 
 
 def _repeated_run_start(text: str, lookback: int = 4 * WINDOW_CHARS) -> int:
