@@ -16,9 +16,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff() -> None:
-    check = run("ruff", "check", "qvq_agent", "tests", "bench", "examples")
+    check = run("ruff", "check", ".")
     assert check.returncode == 0, check.stdout + check.stderr
-    fmt = run("ruff", "format", "--check", "qvq_agent", "tests", "bench", "examples")
+    fmt = run("ruff", "format", "--check", ".")
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
