@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-DEFAULT_MARKERS = ("**Final Answer**", "\\boxed{", "<answer>")
+DEFAULT_MARKERS = ("**Final Answer**", "**答案**", "\\boxed{", "<answer>")
 
 
 @dataclass(frozen=True)

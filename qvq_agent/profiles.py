@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from qvq_agent.agent import prompts
+from qvq_agent.answers import DEFAULT_MARKERS
 
 CoordFrame = Literal["norm1000", "pixels", "norm1"]
 ToolProtocol = Literal["text", "native"]
@@ -45,7 +46,7 @@ class ModelProfile:
     """Completion tokens per request."""
     stop: tuple[str, ...] = (TOOL_CALL_STOP,)
     """Stop strings sent with every request."""
-    answer_markers: tuple[str, ...] = ("**Final Answer**", "\\boxed{", "<answer>")
+    answer_markers: tuple[str, ...] = DEFAULT_MARKERS
     """How a final answer is marked, most specific first."""
     reasoning_field: ReasoningField = "content"
     """Where the reasoning arrives in the server's reply."""

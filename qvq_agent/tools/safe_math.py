@@ -15,7 +15,7 @@ import io
 import math
 import re
 import tokenize
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,8 +227,13 @@ def _check_depth(text: str) -> None:
         raise MathError(f"nested more than {MAX_DEPTH} levels deep; split the expression")
 
 
-def parse(text: str) -> ast.expr:
+def parse(text: str, functions: Collection[str] | None = None) -> ast.expr:
     """Parse one expression under the size limits (no building yet).
+
+    Args:
+        text: the expression.
+        functions: names of the functions allowed (default: all of :data:`FUNCTIONS`).
+
 
     Raises:
         MathError: too long, too deep, not an expression, or using anything not allowed.
@@ -251,20 +256,20 @@ def parse(text: str) -> ast.expr:
     nodes = sum(1 for _ in ast.walk(tree))
     if nodes > MAX_NODES:
         raise MathError(f"the expression has {nodes} parts; the limit is {MAX_NODES}")
-    _check_allowed(tree.body)
+    _check_allowed(tree.body, FUNCTIONS if functions is None else functions)
     return tree.body
 
 
-def _check_allowed(node: ast.AST) -> None:
+def _check_allowed(node: ast.AST, functions: Collection[str]) -> None:
     if any(isinstance(child, ast.Attribute) for child in ast.walk(node)):
         raise MathError("attribute access (a.b) is not allowed")
     for child in ast.walk(node):
         if isinstance(child, ast.Name) and (child.id.startswith("_") or "__" in child.id):
             raise MathError(f"the name {child.id!r} is not allowed")
         if isinstance(child, ast.Call):
-            if not isinstance(child.func, ast.Name) or child.func.id not in FUNCTIONS:
+            if not isinstance(child.func, ast.Name) or child.func.id not in functions:
                 name = child.func.id if isinstance(child.func, ast.Name) else "this call"
-                allowed = ", ".join(sorted(FUNCTIONS))
+                allowed = ", ".join(sorted(functions))
                 raise MathError(f"{name!r} is not an allowed function; allowed: {allowed}")
             if child.keywords:
                 raise MathError("keyword arguments are not allowed")

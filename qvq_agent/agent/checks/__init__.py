@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qvq_agent.agent.checks import answer, loop
+from qvq_agent.agent.checks import answer, arithmetic, circular, language, loop
 from qvq_agent.agent.checks.base import (
     Check,
     Finding,
@@ -14,8 +14,15 @@ from qvq_agent.agent.checks.base import (
     run_checks,
 )
 
-DEFAULT_CHECKS: tuple[str, ...] = ("loop", "no_final_answer")
-"""Checks the verifier runs unless told otherwise."""
+DEFAULT_CHECKS: tuple[str, ...] = (
+    "loop",
+    "circular",
+    "language_mixing",
+    "arithmetic",
+    "no_final_answer",
+    "answer_mismatch",
+)
+"""Checks the verifier runs unless told otherwise (``ungrounded`` needs the model: opt in)."""
 
 __all__ = [
     "DEFAULT_CHECKS",
@@ -24,8 +31,11 @@ __all__ = [
     "ToolOutcome",
     "TraceInput",
     "answer",
+    "arithmetic",
     "check_names",
+    "circular",
     "get_check",
+    "language",
     "loop",
     "register_check",
     "run_checks",

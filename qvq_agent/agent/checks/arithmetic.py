@@ -1,0 +1,372 @@
+"""The ``arithmetic`` check: explicit computations in the trace, recomputed with sympy.
+
+Chains like ``12 × 7 = 74``, ``sqrt(3^2 + 4^2) = sqrt(25) = 6`` or ``2.50 + 3.75 + 4.25 =
+11.50`` are found line by line: the parts between ``=`` / ``≈`` signs that are purely numeric
+(after unicode operators, LaTeX, thousands separators, percentages, degrees and units are
+normalised) are evaluated with :mod:`qvq_agent.tools.safe_math` (never ``eval`` or ``sympify``),
+and each step is compared with the next. A step written with ``≈``, or with a rounded decimal,
+is allowed the rounding its decimals state. Text that is not a computation is left alone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import sympy as sp
+
+from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
+from qvq_agent.tools import safe_math
+
+ARITHMETIC_FUNCTIONS = ("sqrt", "cbrt", "sin", "cos", "tan", "log", "ln", "exp", "abs")
+
+_UNITS = (
+    r"(?:square|cubic|sq\.?)?\s*(?:cm|mm|km|m|kg|g|mg|s|ms|min|h|hours?|minutes?|seconds?|"
+    r"meters?|metres?|degrees?|deg|N|J|W|V|A|Hz|Pa|kPa|L|ml|mL|kWh|m/s|km/h|units?|cm\^?[23²³]|"
+    r"m\^?[23²³]|dollars?|yuan|元|个|米|厘米|度)\b"
+)
+_LATEX = [
+    (re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}"), r"((\1)/(\2))"),
+    (re.compile(r"\\sqrt\{([^{}]*)\}"), r"sqrt(\1)"),
+    (re.compile(r"\\(?:times|cdot)"), "*"),
+    (re.compile(r"\\div"), "/"),
+    (re.compile(r"\\pi"), "pi"),
+    (re.compile(r"\\(?:left|right)"), ""),
+    (re.compile(r"\\[,;!: ]|\\text\{[^}]*\}|\\mathrm\{[^}]*\}|\^\{?\\circ\}?"), " "),
+]
+_SEPARATOR = re.compile(r"(≈|=)")
+_EXPR_CHARS = r"[\d\s.+\-*/()^%]"
+_NUMERIC = re.compile(rf"^(?:{_EXPR_CHARS}|sqrt|cbrt|sin|cos|tan|log|ln|exp|abs|pi)+$")
+_REMAINDER = re.compile(
+    r"^[\s$]*[\d.]+[\s$]*(?:with (?:a )?remainder|remainder|r\.?\s*\d|余)", re.IGNORECASE
+)
+_HAS_DIGIT = re.compile(r"\d")
+_OPERATOR = re.compile(r"[+*/^]|(?<=[\d)])\s*-|sqrt|sin|cos|tan|log|ln|exp")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One side of an ``=``: its text, its value, how many decimals it states, where it is."""
+
+    text: str
+    value: float | None
+    decimals: int | None
+    computed: bool
+    start: int
+    end: int
+
+
+def normalise(text: str) -> str:
+    """Rewrite a written computation into the calculator's syntax (or leave junk for the parser)."""
+    out = text
+    for pattern, replacement in _LATEX:
+        out = pattern.sub(replacement, out)
+    out = out.replace("{", "(").replace("}", ")").replace("$", " ")
+    out = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", out)  # thousands separators
+    out = re.sub(_UNITS, " ", out)
+    out = re.sub(r"(?<=[\d)\s])\s*[x×·∙⋅]\s*(?=[\d(√])", "*", out)
+    out = out.replace("÷", "/").replace("−", "-").replace("–", "-").replace("^", "**")
+    out = out.replace("²", "**2").replace("³", "**3").replace("°", " ").replace("π", "pi")
+    out = re.sub(r"(\d(?:\.\d+)?)\s*%", r"(\1/100)", out)
+    out = re.sub(r"√\s*(\d+(?:\.\d+)?)", r"sqrt(\1)", out).replace("√", "sqrt")
+    return out.strip().rstrip(".,;:").strip()
+
+
+def _evaluate(expression: str) -> float | None:
+    try:
+        tree = safe_math.parse(expression, functions=ARITHMETIC_FUNCTIONS)
+        value = safe_math.build(tree, safe_math.Namespace(units=False, free_symbols=False))
+        number = complex(sp.N(value, 30))
+    except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    if abs(number.imag) > 1e-12 or not math.isfinite(number.real):
+        return None
+    return number.real
+
+
+_LETTERS = re.compile(r"[A-Za-zα-ωΑ-Ω]+")
+_FUNCTION_NAMES = ("sqrt", "sin", "cos", "tan", "log", "ln", "exp", "pi")
+_SYMBOLIC = re.compile(r"^[\dA-Za-zα-ωΑ-Ω\s.+\-*/()^]+$")
+MAX_SYMBOLIC_CHARS = 80
+
+
+def _split_letters(match: re.Match[str]) -> str:
+    """``8ab`` -> ``a*b`` factors; known function names stay whole."""
+    word = match.group()
+    out, i = [], 0
+    while i < len(word):
+        name = next((f for f in _FUNCTION_NAMES if word.startswith(f, i)), None)
+        if name:
+            out.append(name)
+            i += len(name)
+        else:
+            out.append(word[i])
+            i += 1
+    return "*".join(out)
+
+
+def _symbolic(raw: str) -> sp.Expr | None:
+    """A short algebraic expression in single-letter variables, or ``None``."""
+    expression = normalise(raw)
+    if len(expression) > MAX_SYMBOLIC_CHARS or not _SYMBOLIC.match(expression):
+        return None
+    if not _LETTERS.search(expression) or not _OPERATOR.search(expression):
+        return None
+    spaced = _LETTERS.sub(lambda m: f" {_split_letters(m)} ", expression)
+    greek = {ch: f"g{ord(ch)}" for ch in set(re.findall(r"[α-ωΑ-Ω]", spaced))}
+    for ch, name in greek.items():
+        spaced = spaced.replace(ch, name)
+    try:
+        tree = safe_math.parse(spaced, functions=ARITHMETIC_FUNCTIONS)
+        value = safe_math.build(tree, safe_math.Namespace(units=False))
+    except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    return value if isinstance(value, sp.Expr) else None
+
+
+def _same_expression(a: sp.Expr, b: sp.Expr) -> bool | None:
+    """Equal at random points (``None`` when it cannot be told)."""
+    symbols = sorted(a.free_symbols | b.free_symbols, key=str)
+    if not symbols:
+        return None
+    for point in ((0.37, 1.91, 2.63, 0.59, 1.27, 3.11), (1.73, 0.41, 1.19, 2.07, 0.83, 1.61)):
+        values = {sym: point[i % len(point)] + i for i, sym in enumerate(symbols)}
+        try:
+            va, vb = complex(a.evalf(subs=values)), complex(b.evalf(subs=values))
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+        if abs(va - vb) > 1e-6 * max(1.0, abs(va), abs(vb)):
+            return False
+    return True
+
+
+def _decimals(expression: str) -> int | None:
+    """Decimals stated by a plain literal (``11.50`` -> 2); ``None`` for a computation."""
+    match = re.fullmatch(r"\(?-?\d+(?:\.(\d+))?\)?(?:\*\*\d)?", expression.replace(" ", ""))
+    if not match or "**" in expression:
+        return None
+    return len(match.group(1) or "")
+
+
+def _part(raw: str, offset: int) -> Part | None:
+    expression = normalise(raw)
+    if not expression or not _HAS_DIGIT.search(expression) or not _NUMERIC.match(expression):
+        return None
+    value = _evaluate(expression)
+    if value is None:
+        return None
+    decimals = _decimals(expression)
+    computed = decimals is None and bool(_OPERATOR.search(expression))
+    return Part(raw.strip(), value, decimals, computed, offset, offset + len(raw))
+
+
+_OPERATOR_CHARS = set("+-*/×·÷^−(=≈√.,}")
+_BINARY_START = re.compile(r"^\s*[+*/×·÷^=]")
+_LATEX_COMMAND_END = re.compile(r"\\[A-Za-z]+\s*$")
+_APPROX_WORDS = re.compile(
+    r"^\s*(?:approximately|approx\.?|about|roughly|around|约|大约|约为)\s*", re.I
+)
+
+
+def _edge(raw: str, offset: int, *, take_end: bool) -> Part | None:
+    """The longest numeric end (suffix) or start (prefix) of a chain's outer part.
+
+    The cut must fall at a word boundary, never inside an expression: a suffix right after an
+    operator (``1.8 * BC / 1.5`` has no numeric suffix) is no computation of its own.
+    """
+    text = raw.rstrip() if take_end else raw
+    if take_end:
+        for i in range(len(text)):
+            before = text[:i].rstrip()
+            if before and (before[-1] in _OPERATOR_CHARS or before[-1].isdigit()):
+                continue
+            if (
+                i and (text[i - 1].isalnum() or text[i - 1] in "'_′)]")
+            ) or _LATEX_COMMAND_END.search(before):
+                continue  # inside a word ("4x"), or right after a TeX command ("\pi (2)")
+            if _BINARY_START.match(text[i:]):
+                continue
+            part = _part(text[i:], offset + i)
+            if part is not None:
+                return part
+        return None
+    stripped = text.lstrip()
+    lead = len(text) - len(stripped)
+    for j in range(len(stripped), 0, -1):
+        after = stripped[j:].lstrip()
+        if after and (after[0] in _OPERATOR_CHARS - {".", ",", "}"} or after[0].isdigit()):
+            continue
+        if j < len(stripped) and stripped[j].isalnum() and stripped[j - 1].isalnum():
+            continue  # "5x": the number belongs to a term with a variable
+        part = _part(stripped[:j], offset + lead)
+        if part is not None:
+            return part
+    return None
+
+
+def _tolerance(a: Part, b: Part, approximate: bool) -> float:
+    assert a.value is not None and b.value is not None
+    scale = max(abs(a.value), abs(b.value), 1e-12)
+    tol = 1e-9 * scale
+    for side in (a, b):
+        if side.decimals is not None and (approximate or side.decimals > 0):
+            tol = max(tol, 0.5 * 10 ** (-side.decimals) * 1.001)
+    if approximate:
+        tol = max(tol, 0.005 * scale)
+    return tol
+
+
+def _fmt(value: float) -> str:
+    if abs(value - round(value)) < 1e-9:
+        return str(round(value))
+    return f"{value:.6g}"
+
+
+def symbolic_slips(line: str, offset: int) -> list[tuple[int, int, str, str]]:
+    """Steps inside a chain ``y = A = B`` whose algebra does not hold (``A`` and ``B`` differ).
+
+    Only steps after the first ``=`` count: the first one may define a name or state an
+    equation to solve; the later ones are simplifications that must be identities.
+    """
+    pieces = _SEPARATOR.split(line)
+    texts, seps = pieces[0::2], pieces[1::2]
+    slips = []
+    pos = offset + len(texts[0]) + (len(seps[0]) if seps else 0)
+    for i in range(1, len(texts) - 1):
+        left_raw, right_raw = texts[i], texts[i + 1]
+        if seps[i] == "=":
+            a, b = _symbolic(left_raw), _symbolic(right_raw)
+            if a is not None and b is not None and _same_expression(a, b) is False:
+                slips.append(
+                    (
+                        pos,
+                        pos + len(left_raw) + 1 + len(right_raw),
+                        left_raw.strip(),
+                        right_raw.strip(),
+                    )
+                )
+        pos += len(left_raw) + len(seps[i])
+    return slips
+
+
+def chains(line: str, offset: int) -> list[tuple[Part, Part, bool]]:
+    """Consecutive numeric steps ``(left, right, approximate)`` in one line."""
+    pieces = _SEPARATOR.split(line)
+    texts = pieces[0::2]
+    seps = pieces[1::2]
+    positions = []
+    pos = offset
+    for i, text in enumerate(texts):
+        positions.append(pos)
+        pos += len(text) + (len(seps[i]) if i < len(seps) else 0)
+    steps = []
+    for i in range(len(seps)):
+        left_raw, right_raw = texts[i], texts[i + 1]
+        approximate = seps[i] == "≈"
+        words = _APPROX_WORDS.match(right_raw)
+        right_offset = positions[i + 1]
+        if words:
+            approximate = True
+            right_raw, right_offset = right_raw[words.end() :], right_offset + words.end()
+        left = _part(left_raw, positions[i]) or _edge(left_raw, positions[i], take_end=True)
+        right = _part(right_raw, right_offset) or _edge(right_raw, right_offset, take_end=False)
+        if left is None or right is None or not (left.computed or right.computed):
+            continue
+        if _REMAINDER.match(right_raw) and left.value is not None:
+            # "2019 ÷ 5 = 403 with a remainder of 4": integer division.
+            left = Part(
+                left.text, float(math.floor(left.value)), left.decimals, True, left.start, left.end
+            )
+        steps.append((left, right, approximate))
+    return steps
+
+
+@register_check("arithmetic")
+def check_arithmetic(trace: TraceInput) -> list[Finding]:
+    """Wrong explicit computations, each with the correct value."""
+    findings: list[Finding] = []
+    said: set[str] = set()
+    text = trace.text
+    for line, line_start in logical_lines(text):
+        for start, end, left_text, right_text in symbolic_slips(line, line_start):
+            message = (
+                f"{left_text} is not equal to {right_text}: redo this simplification step "
+                "(check signs and factors) with `calculate`."
+            )
+            if message not in said:
+                said.add(message)
+                findings.append(make_finding("arithmetic", message, text, start, end))
+        if "=" in line or "≈" in line:
+            for left, right, approximate in chains(line, line_start):
+                assert left.value is not None and right.value is not None
+                if abs(left.value - right.value) <= _tolerance(left, right, approximate):
+                    continue
+                wrong, right_value = (right, left.value) if left.computed else (left, right.value)
+                shown = left.text if left.computed else right.text
+                message = (
+                    f"{shown} is {_fmt(right_value)}, not {wrong.text.rstrip('.')}: redo this step "
+                    "with `calculate` and carry the correct value forward."
+                )
+                if message not in said:  # a loop repeats its slip; report it once
+                    said.add(message)
+                    findings.append(
+                        make_finding("arithmetic", message, text, left.start, right.end)
+                    )
+    findings.extend(_sum_of_listed_counts(text))
+    return findings
+
+
+def logical_lines(text: str) -> list[tuple[str, int]]:
+    """Lines with their offsets; a line that starts with ``=`` continues the chain above it.
+
+    Offsets inside a joined line are approximate by the blank lines skipped.
+    """
+    out: list[tuple[str, int]] = []
+    start = 0
+    for raw in text.split("\n"):
+        if raw.lstrip().startswith(("=", "≈")) and out:
+            previous, at = out[-1]
+            out[-1] = (previous + " " + raw.strip(), at)
+        elif raw.strip():
+            out.append((raw, start))
+        start += len(raw) + 1
+    return out
+
+
+_LISTED_LINE = re.compile(
+    r"^\s*[-*•]\s*(?:\*\*[^*]+\*\*:?\s*)?(?:there (?:is|are)\s+)?\d+\s+[A-Za-z][^\n]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ADDING = re.compile(
+    r"(?:adding (?:these|them|those|all)(?: up| together)?|in total|altogether|sum(?:ming)?(?: up)?)[^=\n]*?((?:\d+\s*\+\s*)+\d+)\s*=\s*(\d+)",
+    re.IGNORECASE,
+)
+
+
+def _sum_of_listed_counts(text: str) -> list[Finding]:
+    """ "Adding these together: 1 + 2 + 1 = 4" after a list whose counts are 2, 1, 1, 1."""
+    findings = []
+    for match in _ADDING.finditer(text):
+        window = text[max(0, match.start() - 800) : match.start()]
+        listed = [
+            int(n) for line in _LISTED_LINE.findall(window) for n in re.findall(r"\b\d+\b", line)
+        ]
+        addends = [int(n) for n in re.findall(r"\d+", match.group(1))]
+        if (
+            len(listed) >= 2
+            and sorted(listed) != sorted(addends)
+            and sum(listed) != int(match.group(2))
+        ):
+            shown = " + ".join(str(n) for n in listed)
+            findings.append(
+                make_finding(
+                    "arithmetic",
+                    f"You listed counts {shown} = {sum(listed)}, but added {match.group(1)} = {match.group(2)}: "
+                    "add the counts you listed.",
+                    text,
+                    match.start(1),
+                    match.end(2),
+                )
+            )
+    return findings
