@@ -56,6 +56,7 @@ def clean_answer(text: str) -> str:
     if match:
         answer = match.group(1)
     answer = answer.strip().strip("*").strip()
+    answer = answer.rstrip("。")
     if answer.endswith(".") and not answer[:-1].rstrip().endswith((".",)):
         answer = answer[:-1].rstrip()
     return answer

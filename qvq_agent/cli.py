@@ -221,6 +221,55 @@ def tool_command(
         raise typer.Exit(1)
 
 
+@app.command("verify")
+def verify_command(
+    file: Annotated[Path, typer.Argument(help="A text file (one trace) or .jsonl of {id, question, trace}.")],
+    question: Annotated[str, typer.Option(help="The question (for a text file, or JSONL lines without one).")] = "",
+    checks: Annotated[list[str] | None, typer.Option("--check", help="Run only these checks.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per trace, per line.")] = False,
+) -> None:
+    """Check reasoning traces for loops, circular re-checking, language mixing, slips."""
+    from qvq_agent.agent.checks import DEFAULT_CHECKS, check_names
+    from qvq_agent.verification import TraceFileError, read_traces, verify_trace
+
+    chosen = tuple(checks or DEFAULT_CHECKS)
+    unknown = [c for c in chosen if c not in check_names()]
+    if unknown:
+        fail(f"unknown check {unknown[0]!r}; checks: {', '.join(check_names())}")
+    bad = 0
+    try:
+        for item in read_traces(file, question):
+            if isinstance(item, TraceFileError):
+                bad += 1
+                err.print(f"[bold red]error:[/] {item}")
+                continue
+            result = verify_trace(item, chosen)
+            if as_json:
+                out.out(json.dumps(result.to_json(), ensure_ascii=False))
+            else:
+                _print_verdict(result)
+    except TraceFileError as exc:
+        fail(str(exc))
+    if bad:
+        raise typer.Exit(1)
+
+
+def _print_verdict(result: Any) -> None:
+    from rich.text import Text
+
+    colour = "green" if result.verdict == "pass" else "yellow"
+    out.print(f"[bold]{result.id}[/] [{colour}]{result.verdict}[/] · answer: {result.answer}")
+    for finding in result.findings:
+        start, end = finding["start"], finding["end"]
+        left, right = max(0, start - 60), min(len(result.trace), end + 60)
+        excerpt = Text(("…" if left else "") + result.trace[left:right].replace("\n", " ")
+                       + ("…" if right < len(result.trace) else ""))
+        offset = 1 if left else 0
+        excerpt.stylize("bold reverse red", start - left + offset, min(end, right) - left + offset)
+        out.print(f"  [yellow]{finding['check']}[/] [{start}:{end}] {finding['message']}")
+        out.print(Text("    ").append(excerpt))
+
+
 @app.command("profiles")
 def profiles_command() -> None:
     """List the model profiles."""
