@@ -64,17 +64,26 @@ def main() -> int:
     looping = [r for r in rows if "loop" in r.get("tags", [])]
     image = Path("/tmp") / "qvq_agent_loop_guard_bench.png"
     Image.new("RGB", (64, 64), "white").save(image)
-    print(f"{'trace':38} {'tokens':>6} {'onset':>6} {'sent':>6} {'after onset':>11} "
-          f"{'tail saved':>10} {'of 8192':>8}")
+    print(
+        f"{'trace':38} {'tokens':>6} {'onset':>6} {'sent':>6} {'after onset':>11} "
+        f"{'tail saved':>10} {'of 8192':>8}"
+    )
     met = True
     for row in looping:
         trace = row["trace"]
         tokens = split_tokens(trace)
         onset_char = loop_onset(trace)
         onset_token = len(split_tokens(trace[:onset_char]))
-        with ReplayServer([Reply(trace, delay_s=args.delay_ms / 1000), "**Final Answer**\n\n0"]) as server:
-            solve(image, row.get("question", "?"),
-                  settings=Settings(base_url=server.base_url, max_steps=1, max_revisions=0, retries=0))
+        with ReplayServer(
+            [Reply(trace, delay_s=args.delay_ms / 1000), "**Final Answer**\n\n0"]
+        ) as server:
+            solve(
+                image,
+                row.get("question", "?"),
+                settings=Settings(
+                    base_url=server.base_url, max_steps=1, max_revisions=0, retries=0
+                ),
+            )
             server.wait_finished()
             sent = server.requests[0].sent_tokens
             cancelled = server.requests[0].cancelled
@@ -86,11 +95,15 @@ def main() -> int:
         saved_full = 1 - after / full_tail
         ok = cancelled and after <= GOAL_TOKENS_AFTER_ONSET and saved >= GOAL_TAIL_SAVED
         met &= ok
-        print(f"{row['id'][:38]:38} {len(tokens):>6} {onset_token:>6} {sent:>6} {after:>11} "
-              f"{saved:>9.0%} {saved_full:>8.1%}{'' if ok else '  (goal missed)'}"
-              f"{'' if cancelled else ' (not cancelled)'}")
-    print(f"\ngoal: <= {GOAL_TOKENS_AFTER_ONSET} tokens after onset, >= {GOAL_TAIL_SAVED:.0%} of the "
-          f"tail saved: {'met' if met else 'NOT met'} on {len(looping)} looping traces")
+        print(
+            f"{row['id'][:38]:38} {len(tokens):>6} {onset_token:>6} {sent:>6} {after:>11} "
+            f"{saved:>9.0%} {saved_full:>8.1%}{'' if ok else '  (goal missed)'}"
+            f"{'' if cancelled else ' (not cancelled)'}"
+        )
+    print(
+        f"\ngoal: <= {GOAL_TOKENS_AFTER_ONSET} tokens after onset, >= {GOAL_TAIL_SAVED:.0%} of the "
+        f"tail saved: {'met' if met else 'NOT met'} on {len(looping)} looping traces"
+    )
     return 0 if met else 1
 
 

@@ -223,10 +223,18 @@ def tool_command(
 
 @app.command("verify")
 def verify_command(
-    file: Annotated[Path, typer.Argument(help="A text file (one trace) or .jsonl of {id, question, trace}.")],
-    question: Annotated[str, typer.Option(help="The question (for a text file, or JSONL lines without one).")] = "",
-    checks: Annotated[list[str] | None, typer.Option("--check", help="Run only these checks.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per trace, per line.")] = False,
+    file: Annotated[
+        Path, typer.Argument(help="A text file (one trace) or .jsonl of {id, question, trace}.")
+    ],
+    question: Annotated[
+        str, typer.Option(help="The question (for a text file, or JSONL lines without one).")
+    ] = "",
+    checks: Annotated[
+        list[str] | None, typer.Option("--check", help="Run only these checks.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per trace, per line.")
+    ] = False,
 ) -> None:
     """Check reasoning traces for loops, circular re-checking, language mixing, slips."""
     from qvq_agent.agent.checks import DEFAULT_CHECKS, check_names
@@ -262,8 +270,11 @@ def _print_verdict(result: Any) -> None:
     for finding in result.findings:
         start, end = finding["start"], finding["end"]
         left, right = max(0, start - 60), min(len(result.trace), end + 60)
-        excerpt = Text(("…" if left else "") + result.trace[left:right].replace("\n", " ")
-                       + ("…" if right < len(result.trace) else ""))
+        excerpt = Text(
+            ("…" if left else "")
+            + result.trace[left:right].replace("\n", " ")
+            + ("…" if right < len(result.trace) else "")
+        )
         offset = 1 if left else 0
         excerpt.stylize("bold reverse red", start - left + offset, min(end, right) - left + offset)
         out.print(f"  [yellow]{finding['check']}[/] [{start}:{end}] {finding['message']}")

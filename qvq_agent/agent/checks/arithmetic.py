@@ -158,7 +158,9 @@ def _part(raw: str, offset: int) -> Part | None:
         return None
     decimals = _decimals(expression)
     computed = decimals is None and bool(_OPERATOR.search(expression))
-    return Part(raw.strip(), value, decimals, computed, offset, offset + len(raw))
+    core = raw.rstrip().rstrip(".,;:，。").rstrip()
+    lead = len(core) - len(core.lstrip())
+    return Part(core.strip(), value, decimals, computed, offset + lead, offset + len(core))
 
 
 _OPERATOR_CHARS = set("+-*/×·÷^−(=≈√.,}")
