@@ -72,17 +72,84 @@ CRITIQUE_HEADER = "Your answer was not accepted yet. Please fix the following an
 
 CRITIQUE_LINE = "- {message}"
 
+CRITIQUE_QUOTE = '  You wrote: "{evidence}"'
+
 CRITIQUE_FOOTER = 'End with "**Final Answer**" followed by the answer alone.'
 
-CRITIQUE_NO_FINAL_ANSWER = (
-    'You did not give a final answer. Finish your reasoning and end with "**Final Answer**" '
-    "followed by the answer."
-)
-
-CRITIQUE_LOOP = (
-    'You started repeating yourself ("{evidence}"). Stop re-stating it: take one new step '
-    "(look at another part of the image with `crop` or `zoom`, or compute with `calculate`), "
-    "then give the final answer."
-)
 
 CHOICES = "Choices:\n{choices}\nAnswer with the letter of the right choice."
+
+
+# ---- Findings: what each check tells the model (the verifier sends them as the critique). ----
+
+FINDING_LOOP = (
+    'You started repeating yourself from here on ("{unit}"), without new evidence. Stop '
+    "re-stating it: take one new step (look at another part of the image with `crop` or "
+    "`zoom`, or compute with `calculate`), then give the final answer."
+)
+
+FINDING_NO_ANSWER = (
+    'You did not give a final answer. Finish your reasoning and end with "**Final Answer**" '
+    "followed by the answer alone."
+)
+
+FINDING_CUT = (
+    "Your reasoning was stopped because it was repeating, so it has no final answer. "
+    'Give the final answer now, ending with "**Final Answer**" and the answer.'
+)
+
+FINDING_ARITHMETIC = (
+    "{shown} is {correct}, not {wrong}: redo this step with `calculate` and carry the correct "
+    "value forward."
+)
+
+FINDING_ALGEBRA = (
+    "{left} is not equal to {right}: redo this simplification step (check signs and factors) "
+    "with `calculate`."
+)
+
+FINDING_LISTED_SUM = (
+    "You listed counts {listed} = {total}, but added {added} = {stated}: add the counts you listed."
+)
+
+FINDING_LANGUAGE_SWITCH = (
+    'You switched to {other} ("{quoted}"): answer in {want} only. Quote text read off the image '
+    "in quotation marks."
+)
+
+FINDING_LANGUAGE_REPLY = (
+    "The question is in {want} but you answered in another language: answer in {want} only."
+)
+
+FINDING_CIRCULAR = (
+    "{reason}. Stop re-deriving it: get one piece of new evidence (crop or zoom the part of the "
+    "image that decides it, or compute with `calculate`), then commit to one final answer."
+)
+
+CIRCULAR_REASONS = {
+    "re-check": "You re-checked the same conclusion {n} times without new evidence",
+    "flip-flop": "Your conclusion flip-flops between values",
+    "disagree": "You noticed your results disagree but kept going back and forth",
+    "alternative": "You keep proposing alternatives without new evidence",
+    "changed": "Your conclusion keeps changing with each new guess",
+    "contradiction": "You contradict yourself in one sentence",
+    "again": "You restate the same outcome again",
+}
+
+FINDING_SEVERAL_ANSWERS = "You gave different final answers ({answers}): decide on one."
+
+FINDING_ANSWER_VS_CONCLUSION = (
+    "Your final answer {answer} contradicts your own conclusion just before it ({concluded}): "
+    "check which one is right."
+)
+
+FINDING_ANSWER_VS_LIST = (
+    "You listed {n} items but answered {answer}: recount the list, or mark the objects with "
+    "`mark` and count the marks."
+)
+
+FINDING_ANSWER_VS_TOOL = "`calculate` gave {value} but you answered {answer}."
+
+FINDING_NOT_A_CHOICE = (
+    "Your answer {answer} is not one of the choices ({letters}): answer with one letter."
+)

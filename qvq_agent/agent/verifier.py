@@ -52,7 +52,10 @@ def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
 def critique(findings: Sequence[Finding]) -> str:
     """The user turn that sends the model back: one line per problem, then what to end with."""
     lines = [prompts.CRITIQUE_HEADER]
-    lines.extend(prompts.CRITIQUE_LINE.format(message=f["message"]) for f in findings)
+    for finding in findings:
+        lines.append(prompts.CRITIQUE_LINE.format(message=finding["message"]))
+        if finding["evidence"] and finding["check"] not in ("no_final_answer", "language_mixing"):
+            lines.append(prompts.CRITIQUE_QUOTE.format(evidence=finding["evidence"]))
     lines.append(prompts.CRITIQUE_FOOTER)
     return "\n".join(lines)
 

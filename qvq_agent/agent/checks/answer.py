@@ -9,18 +9,10 @@ from __future__ import annotations
 
 import re
 
+from qvq_agent.agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
 from qvq_agent.agent.checks.spans import NUMBER
 from qvq_agent.answers import find_final_answers
-
-NO_ANSWER_MESSAGE = (
-    'You did not give a final answer. Finish your reasoning and end with "**Final Answer**" '
-    "followed by the answer alone."
-)
-CUT_MESSAGE = (
-    "Your reasoning was stopped because it was repeating, so it has no final answer. "
-    'Give the final answer now, ending with "**Final Answer**" and the answer.'
-)
 
 
 @register_check("no_final_answer")
@@ -29,7 +21,7 @@ def check_no_final_answer(trace: TraceInput) -> list[Finding]:
     if find_final_answers(trace.text, trace.answer_markers) or closing_conclusion(trace.text):
         return []
     start = max(0, len(trace.text) - 200)
-    message = CUT_MESSAGE if trace.cut_by_guard else NO_ANSWER_MESSAGE
+    message = prompts.FINDING_CUT if trace.cut_by_guard else prompts.FINDING_NO_ANSWER
     return [make_finding("no_final_answer", message, trace.text, start, len(trace.text))]
 
 
@@ -100,7 +92,7 @@ def check_answer_mismatch(trace: TraceInput) -> list[Finding]:
                 trace,
                 answers[0].start,
                 final.end,
-                f"You gave different final answers ({shown}): decide on one.",
+                prompts.FINDING_SEVERAL_ANSWERS.format(answers=shown),
             )
         )
     value = _number(final.text)
@@ -115,8 +107,9 @@ def check_answer_mismatch(trace: TraceInput) -> list[Finding]:
                         trace,
                         final.start,
                         final.end,
-                        f"Your final answer {final.text} contradicts your own conclusion just before "
-                        f"it ({conclusions[-1].group(1)}): check which one is right.",
+                        prompts.FINDING_ANSWER_VS_CONCLUSION.format(
+                            answer=final.text, concluded=conclusions[-1].group(1)
+                        ),
                     )
                 )
         items = [int(m.group(1)) for m in _LIST_ITEM.finditer(before[-1500:])]
@@ -132,8 +125,7 @@ def check_answer_mismatch(trace: TraceInput) -> list[Finding]:
                     trace,
                     final.start,
                     final.end,
-                    f"You listed {len(items)} items but answered {final.text}: recount the list, or "
-                    "mark the objects with `mark` and count the marks.",
+                    prompts.FINDING_ANSWER_VS_LIST.format(n=len(items), answer=final.text),
                 )
             )
         calculated = [t for t in trace.tool_results if t.name == "calculate" and t.ok and t.value]
@@ -145,7 +137,9 @@ def check_answer_mismatch(trace: TraceInput) -> list[Finding]:
                         trace,
                         final.start,
                         final.end,
-                        f"`calculate` gave {calculated[-1].value} but you answered {final.text}.",
+                        prompts.FINDING_ANSWER_VS_TOOL.format(
+                            value=calculated[-1].value, answer=final.text
+                        ),
                     )
                 )
     options = choices_of(trace)
@@ -160,7 +154,7 @@ def check_answer_mismatch(trace: TraceInput) -> list[Finding]:
                     trace,
                     final.start,
                     final.end,
-                    f"Your answer {final.text} is not one of the choices ({listed}): answer with one letter.",
+                    prompts.FINDING_NOT_A_CHOICE.format(answer=final.text, letters=listed),
                 )
             )
     return findings

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from qvq_agent.agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
 from qvq_agent.tools import safe_math
 
@@ -292,10 +293,7 @@ def check_arithmetic(trace: TraceInput) -> list[Finding]:
     text = trace.text
     for line, line_start in logical_lines(text):
         for start, end, left_text, right_text in symbolic_slips(line, line_start):
-            message = (
-                f"{left_text} is not equal to {right_text}: redo this simplification step "
-                "(check signs and factors) with `calculate`."
-            )
+            message = prompts.FINDING_ALGEBRA.format(left=left_text, right=right_text)
             if message not in said:
                 said.add(message)
                 findings.append(make_finding("arithmetic", message, text, start, end))
@@ -306,9 +304,8 @@ def check_arithmetic(trace: TraceInput) -> list[Finding]:
                     continue
                 wrong, right_value = (right, left.value) if left.computed else (left, right.value)
                 shown = left.text if left.computed else right.text
-                message = (
-                    f"{shown} is {_fmt(right_value)}, not {wrong.text.rstrip('.')}: redo this step "
-                    "with `calculate` and carry the correct value forward."
+                message = prompts.FINDING_ARITHMETIC.format(
+                    shown=shown, correct=_fmt(right_value), wrong=wrong.text.rstrip(".")
                 )
                 if message not in said:  # a loop repeats its slip; report it once
                     said.add(message)
@@ -364,8 +361,9 @@ def _sum_of_listed_counts(text: str) -> list[Finding]:
             findings.append(
                 make_finding(
                     "arithmetic",
-                    f"You listed counts {shown} = {sum(listed)}, but added {match.group(1)} = {match.group(2)}: "
-                    "add the counts you listed.",
+                    prompts.FINDING_LISTED_SUM.format(
+                        listed=shown, total=sum(listed), added=match.group(1), stated=match.group(2)
+                    ),
                     text,
                     match.start(1),
                     match.end(2),

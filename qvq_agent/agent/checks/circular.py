@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from qvq_agent.agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
 from qvq_agent.agent.checks.spans import NUMBER, Sentence, sentences
 from qvq_agent.answers import find_final_answers
@@ -226,17 +227,6 @@ def circular_evidence(trace: TraceInput) -> list[Evidence]:
     return sorted(found, key=lambda e: e.start)
 
 
-MESSAGES = {
-    "re-check": "you re-checked the same conclusion {n} times without new evidence",
-    "flip-flop": "your conclusion flip-flops between values",
-    "disagree": "you noticed your results disagree but kept going back and forth",
-    "alternative": "you keep proposing alternatives without new evidence",
-    "changed": "your conclusion keeps changing with each new guess",
-    "contradiction": "you contradict yourself in one sentence",
-    "again": "you restate the same outcome again",
-}
-
-
 @register_check("circular")
 def check_circular(trace: TraceInput) -> list[Finding]:
     """Re-checking without new evidence, flip-flopping, restating the same conclusion."""
@@ -246,10 +236,8 @@ def check_circular(trace: TraceInput) -> list[Finding]:
         return []
     kinds = {e.kind: sum(1 for x in evidence if x.kind == e.kind) for e in evidence}
     main = max(kinds, key=lambda k: sum(e.points for e in evidence if e.kind == k))
-    reason = MESSAGES[main].format(n=kinds[main] + 1 if main == "re-check" else kinds[main])
-    message = (
-        f"{reason[0].upper()}{reason[1:]}. Stop re-deriving it: get one piece of new evidence "
-        "(crop or zoom the part of the image that decides it, or compute with `calculate`), "
-        "then commit to one final answer."
+    reason = prompts.CIRCULAR_REASONS[main].format(
+        n=kinds[main] + 1 if main == "re-check" else kinds[main]
     )
+    message = prompts.FINDING_CIRCULAR.format(reason=reason)
     return [make_finding("circular", message, trace.text, evidence[0].start, evidence[-1].end)]

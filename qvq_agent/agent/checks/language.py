@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from qvq_agent.agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
 from qvq_agent.agent.checks.spans import CJK, CJK_RUN, cjk_share, excluded_spans, inside
 
@@ -285,7 +286,7 @@ def check_language_mixing(trace: TraceInput) -> list[Finding]:
         return [
             make_finding(
                 "language_mixing",
-                f"The question is in {want} but you answered in another language: answer in {want} only.",
+                prompts.FINDING_LANGUAGE_REPLY.format(want=want),
                 text,
                 0,
                 min(len(text), 200),
@@ -302,8 +303,7 @@ def check_language_mixing(trace: TraceInput) -> list[Finding]:
         findings.append(
             make_finding(
                 "language_mixing",
-                f'You switched to {other} ("{quoted}"): answer in {want} only. Quote text read off '
-                "the image in quotation marks.",
+                prompts.FINDING_LANGUAGE_SWITCH.format(other=other, quoted=quoted, want=want),
                 text,
                 start,
                 end,

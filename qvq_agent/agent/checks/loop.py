@@ -19,6 +19,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
+from qvq_agent.agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
 
 WINDOW_CHARS = 600
@@ -175,18 +176,15 @@ def detect_loop(text: str) -> LoopHit | None:
     return detector.finish()
 
 
-LOOP_MESSAGE = (
-    'You started repeating yourself from here on ("{unit}"), without new evidence. Stop '
-    "re-stating it: take one new step (look at another part of the image with `crop` or "
-    "`zoom`, or compute with `calculate`), then give the final answer."
-)
-
-
 def loop_finding(text: str, hit: LoopHit) -> Finding:
     """The finding for a loop hit in ``text``."""
     unit = hit.unit if len(hit.unit) <= 80 else hit.unit[:79] + "…"
     return make_finding(
-        "loop", LOOP_MESSAGE.format(unit=unit), text, hit.onset, min(len(text), hit.detected_at)
+        "loop",
+        prompts.FINDING_LOOP.format(unit=unit),
+        text,
+        hit.onset,
+        min(len(text), hit.detected_at),
     )
 
 
