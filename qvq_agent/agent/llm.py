@@ -7,7 +7,8 @@ one-line explanation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -142,6 +143,18 @@ def describe_server_error(exc: BaseException, ctx: Context) -> ModelServerError 
             f"the model server at {ctx.base_url} answered {exc.status_code}: {message}"
         )
     return None
+
+
+@contextmanager
+def server_errors(ctx: Context) -> Iterator[None]:
+    """Turn the OpenAI client's errors into :class:`ModelServerError` (one line, what to do)."""
+    try:
+        yield
+    except openai.OpenAIError as exc:
+        described = describe_server_error(exc, ctx)
+        if described is None:
+            raise
+        raise described from exc
 
 
 def _server_message(exc: openai.APIStatusError) -> str:

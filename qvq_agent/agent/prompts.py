@@ -153,3 +153,14 @@ FINDING_ANSWER_VS_TOOL = "`calculate` gave {value} but you answered {answer}."
 FINDING_NOT_A_CHOICE = (
     "Your answer {answer} is not one of the choices ({letters}): answer with one letter."
 )
+
+GROUNDING_QUESTION = (
+    'This is one region of the image. Someone claimed about this region: "{claim}"\n'
+    'Looking only at this region, is the claim true? Answer "yes" or "no", then one short '
+    "reason."
+)
+
+FINDING_UNGROUNDED = (
+    'Your claim "{claim}" does not hold when the region [{box}] is looked at alone ({reply}). '
+    "Crop that region with `crop` and look again before you answer."
+)

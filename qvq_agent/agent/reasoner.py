@@ -12,13 +12,12 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any, cast
 
-import openai
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langgraph.runtime import Runtime
 
 from qvq_agent.agent.checks.loop import LoopDetector, loop_finding
 from qvq_agent.agent.context import Context
-from qvq_agent.agent.llm import ModelServerError, chat_model, describe_server_error, render_messages
+from qvq_agent.agent.llm import ModelServerError, chat_model, render_messages, server_errors
 from qvq_agent.agent.protocol import CallParseError, close_open_call, parse_tool_calls
 from qvq_agent.agent.state import PendingCall, SolveState, Usage
 
@@ -35,7 +34,7 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
     usage = Usage(prompt_tokens=0, completion_tokens=0, requests=1)
     cut = None
     write({"event": "step", "step": step})
-    try:
+    with server_errors(ctx):
         stream = cast(
             AsyncGenerator[AIMessageChunk, None],
             chat_model(ctx).astream(request, stop=list(ctx.profile.stop)),
@@ -55,11 +54,6 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
                 if guard is not None and guard.feed(delta) is not None:
                     cut = guard.hit
                     break
-    except (openai.APIError, openai.OpenAIError) as exc:
-        described = describe_server_error(exc, ctx)
-        if described is None:
-            raise
-        raise described from exc
     if usage["completion_tokens"] == 0:
         usage["completion_tokens"] = (
             chunks  # a cancelled stream sends no usage; vLLM streams a token per chunk

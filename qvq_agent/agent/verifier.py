@@ -8,18 +8,29 @@ ends with the best answer so far, status ``unverified``, and the findings.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
+import numpy as np
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from qvq_agent.agent import prompts
 from qvq_agent.agent.checks import Finding, ToolOutcome, TraceInput, run_checks
+from qvq_agent.agent.checks.grounding import (
+    find_claim,
+    grounding_request,
+    ungrounded_finding,
+    verdict_says_no,
+)
 from qvq_agent.agent.context import Context
+from qvq_agent.agent.llm import chat_model, server_errors
 from qvq_agent.agent.reasoner import budget_left
-from qvq_agent.agent.state import SolveState
-from qvq_agent.answers import extract_final_answer
+from qvq_agent.agent.state import SolveState, Usage
+from qvq_agent.answers import extract_final_answer, find_final_answers
+from qvq_agent.tools.image_ops import pixel_box
+from qvq_agent.tools.registry import ToolEnv, ToolError
 
 Verdict = Literal["pass", "revise", "give_up"]
 
@@ -84,18 +95,25 @@ async def verify(
     ctx = runtime.context
     last = next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
     text = str(last.content)
+    pure = [c for c in ctx.checks if c != "ungrounded"]
     findings = _dedupe(
-        [*state["stream_findings"], *run_checks(ctx.checks, trace_input(state, ctx, text))]
+        [*state["stream_findings"], *run_checks(pure, trace_input(state, ctx, text))]
     )
+    usage = None
+    if "ungrounded" in ctx.checks and not any(f["severity"] == "error" for f in findings):
+        grounded, usage = await ground_claim(state, ctx, text)
+        findings.extend(grounded)
     can_revise = state["revisions"] < ctx.max_revisions and budget_left(state, ctx)
     verdict = decide(findings, can_revise)
     runtime.stream_writer(
         {"event": "verdict", "verdict": verdict, "findings": [f["check"] for f in findings]}
     )
     answer = extract_final_answer(text, ctx.profile.answer_markers)
+    spent: dict[str, object] = {"usage": usage} if usage else {}
     if verdict == "pass":
         return Command(
-            goto="__end__", update={"answer": answer, "status": "verified", "findings": findings}
+            goto="__end__",
+            update={"answer": answer, "status": "verified", "findings": findings, **spent},
         )
     if verdict == "revise":
         blocking = [f for f in findings if f["severity"] == "error"]
@@ -106,6 +124,7 @@ async def verify(
                 "revisions": state["revisions"] + 1,
                 "findings": findings,
                 "stream_findings": [],
+                **spent,
             },
         )
     return Command(
@@ -114,5 +133,43 @@ async def verify(
             "answer": answer if answer is not None else best_answer(state, ctx),
             "status": "unverified",
             "findings": findings,
+            **spent,
         },
     )
+
+
+async def ground_claim(
+    state: SolveState, ctx: Context, text: str
+) -> tuple[list[Finding], Usage | None]:
+    """The ``ungrounded`` check: ask the model about one claim, on a crop of the region it names."""
+    answers = find_final_answers(text, ctx.profile.answer_markers)
+    claim = find_claim(text, answers[0].start if answers else None)
+    if claim is None or not state["image_ids"]:
+        return [], None
+    image_id = state["image_ids"][-1]
+    frame = ctx.profile.coord_frame if claim.frame_given else "norm1000"
+    env = ToolEnv(ctx.store, replace(ctx.profile, coord_frame=frame))
+    try:
+        box, _ = pixel_box(env, image_id, list(claim.box))
+    except ToolError:
+        return [], None
+    crop = ctx.store.add_image(
+        ctx.store.get(image_id).image.crop(box),
+        parent=image_id,
+        operation="crop",
+        params={"box": box, "purpose": "grounding"},
+        to_parent=np.array([[1.0, 0.0, box[0]], [0.0, 1.0, box[1]], [0.0, 0.0, 1.0]]),
+    )
+    request = grounding_request(claim, ctx.store.data_url(crop, ctx.profile))
+    with server_errors(ctx):
+        reply = await chat_model(ctx).ainvoke([request])
+    meta = getattr(reply, "usage_metadata", None) or {}
+    usage = Usage(
+        prompt_tokens=int(meta.get("input_tokens", 0)),
+        completion_tokens=int(meta.get("output_tokens", 0)),
+        requests=1,
+    )
+    answer_text = str(reply.content)
+    if verdict_says_no(answer_text):
+        return [ungrounded_finding(text, claim, answer_text)], usage
+    return [], usage
