@@ -281,6 +281,90 @@ def _print_verdict(result: Any) -> None:
         out.print(Text("    ").append(excerpt))
 
 
+@app.command("doctor")
+def doctor_command(
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name on the server.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key of the server.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Profile the agent will use.")] = None,
+) -> None:
+    """Check a model server the way the agent uses it; a fix for every failure."""
+    from qvq_agent.doctor import Doctor
+
+    settings = _settings(base_url=base_url, model=model, api_key=api_key, profile=profile)
+    try:
+        model_profile = resolve_profile(settings.model, settings.profile)
+    except UnknownProfileError as exc:
+        fail(str(exc))
+    results = Doctor(settings.base_url, settings.model, model_profile, settings.api_key).run()
+    table = Table("check", "result", "detail", title=f"{settings.base_url} · {settings.model}")
+    colours = {"pass": "green", "fail": "red", "skip": "yellow"}
+    for r in results:
+        table.add_row(r.name, f"[{colours[r.outcome]}]{r.outcome}[/]", r.detail)
+    out.print(table)
+    for r in results:
+        if r.fix:
+            out.print(f"[red]fix[/] {r.name}: {r.fix}", markup=True, highlight=False)
+    if any(r.outcome == "fail" for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("serve")
+def serve_command(
+    profile: Annotated[str, typer.Option(help="Profile to serve.")] = "qvq",
+    model: Annotated[
+        str | None, typer.Option(help="Model to serve (default: QVQ-72B-Preview).")
+    ] = None,
+    gpus: Annotated[int, typer.Option(min=1, help="GPUs for tensor parallelism.")] = 4,
+    max_model_len: Annotated[int, typer.Option(help="Context length.")] = 32768,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    print_only: Annotated[bool, typer.Option("--print", help="Only print the command.")] = False,
+    tiny: Annotated[
+        bool,
+        typer.Option(
+            "--tiny", help="Serve a tiny random-weight Qwen2-VL on the CPU (random answers)."
+        ),
+    ] = False,
+) -> None:
+    """Print (or run) the vLLM command that serves a model the way the agent needs it."""
+    import os
+    import shutil
+
+    from qvq_agent.serving import vllm_command, vllm_flags
+    from qvq_agent.settings import DEFAULT_MODEL
+
+    if tiny:
+        from qvq_agent.testing import vllm_cpu
+
+        if print_only:
+            out.print("python -m qvq_agent.testing.vllm_cpu serve " + str(port))
+            return
+        out.print(
+            "[yellow]The tiny model has random weights: its answers are random text. It is for "
+            "trying the plumbing (images, tools, streaming) without a GPU.[/]"
+        )
+        raise typer.Exit(vllm_cpu.main(["serve", str(port)]))
+    try:
+        model_profile = resolve_profile("", profile)
+    except UnknownProfileError as exc:
+        fail(str(exc))
+    name = model or DEFAULT_MODEL
+    command = vllm_command(model_profile, name, gpus=gpus, max_model_len=max_model_len, port=port)
+    out.out(command)
+    if print_only or shutil.which("vllm") is None:
+        for flag in vllm_flags(model_profile, gpus=gpus, max_model_len=max_model_len, port=port):
+            out.print(f"  [cyan]{flag.flag} {flag.value or ''}[/]: {flag.why}")
+        if not print_only:
+            out.print(
+                "[yellow]vllm is not installed here: pip install 'qvq-agent[serve]' on the GPU machine.[/]"
+            )
+        return
+    import shlex
+
+    args = shlex.split(command)
+    os.execvp(args[0], args)
+
+
 @app.command("profiles")
 def profiles_command() -> None:
     """List the model profiles."""

@@ -65,3 +65,28 @@ def scene_path(tmp_path: Path) -> Path:
     path = tmp_path / "scene.png"
     draw_scene().save(path)
     return path
+
+
+_VLLM_OUTCOMES: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember how each test against the real vLLM server ended (for the CI log)."""
+    if "vllm" in report.keywords and (report.when == "call" or report.outcome != "passed"):
+        _VLLM_OUTCOMES.append((report.nodeid.split("::")[-1], report.outcome))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say which real-vLLM tests ran, and what they measured."""
+    import sys
+
+    if not _VLLM_OUTCOMES:
+        return
+    write = terminalreporter.write_line
+    passed = sum(1 for _, outcome in _VLLM_OUTCOMES if outcome == "passed")
+    write(f"real vLLM (CPU) tests: {passed} passed of {len(_VLLM_OUTCOMES)}")
+    for name, outcome in _VLLM_OUTCOMES:
+        write(f"  {outcome:7} {name}")
+    module = sys.modules.get("tests.test_vllm") or sys.modules.get("test_vllm")
+    for key, value in getattr(module, "REPORT", {}).items():
+        write(f"  [measured] {key}: {value}")

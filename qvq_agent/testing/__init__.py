@@ -1,12 +1,33 @@
-"""Test doubles shipped with the package: a scripted chat model and a loopback replay server.
+"""Test doubles shipped with the package: a scripted chat model and a loopback replay server,
+plus the tiny Qwen2-VL checkpoint and the CPU vLLM server used to test against a real vLLM.
 
-Both honour stop strings the way vLLM does (the stop string is cut from the reply), so graph
-logic and the real HTTP client path can be tested without a model.
+The replay server and the scripted model honour stop strings the way vLLM does (the stop string
+is cut from the reply). Names are imported on first use, so the tiny-checkpoint builder runs in
+the vLLM environment without the agent's own dependencies.
 """
 
 from __future__ import annotations
 
-from qvq_agent.testing.replay_server import ReplayServer, Reply
-from qvq_agent.testing.scripted import ScriptedChatModel, apply_stop, split_tokens
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qvq_agent.testing.replay_server import ReplayServer, Reply
+    from qvq_agent.testing.scripted import ScriptedChatModel, apply_stop, split_tokens
+
+_EXPORTS = {
+    "ReplayServer": "qvq_agent.testing.replay_server",
+    "Reply": "qvq_agent.testing.replay_server",
+    "ScriptedChatModel": "qvq_agent.testing.scripted",
+    "apply_stop": "qvq_agent.testing.scripted",
+    "split_tokens": "qvq_agent.testing.scripted",
+}
 
 __all__ = ["ReplayServer", "Reply", "ScriptedChatModel", "apply_stop", "split_tokens"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qvq_agent.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
