@@ -52,6 +52,8 @@ class ReplayServer:
     model: str = "Qwen/QVQ-72B-Preview"
     repeat_last: bool = False
     """Keep answering with the last script item once the script is used up."""
+    honour_stop: bool = True
+    """Cut replies at the request's stop strings (a broken server for tests: False)."""
     requests: list[Recorded] = field(default_factory=list)
     _httpd: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -158,7 +160,8 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 return
             stop = body.get("stop") or []
             stop = [stop] if isinstance(stop, str) else stop
-            tokens = split_tokens(apply_stop(reply.text, stop))
+            text = apply_stop(reply.text, stop) if server.honour_stop else reply.text
+            tokens = split_tokens(text)
             limit = body.get("max_completion_tokens") or body.get("max_tokens")
             finish = "stop"
             if limit is not None and len(tokens) > int(limit):
