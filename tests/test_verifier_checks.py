@@ -211,3 +211,22 @@ def test_prose_conclusion_counts_as_an_answer_but_a_cut_line_does_not() -> None:
         fired("no_final_answer", "AC = 4(1.5) + 1 = 7.\n\nTherefore, the length of AC is 7.") == []
     )
     assert fired("no_final_answer", "Therefore, angle AOC = angle AOM + angle A")
+
+
+def test_a_flipped_sign_between_two_definitions() -> None:
+    text = "So the energy is E2 = E1 + W\n\nThe friction work is W = -f*s.\n\nSo E2 = E1 - W = 10"
+    messages = fired("arithmetic", text)
+    assert any("E2 = E1 + W and later E2 = E1 - W" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = (-b + sqrt(d))/(2a) or x = (-b - sqrt(d))/(2a)",
+        "v = a*t\n\nLater the speed is v = a*t + v0 with a start speed.",
+        "F = m*a\n\nThen F = m*a again.",
+        "x = 5\n\nNow, for the second part, x = 6.",
+    ],
+)
+def test_sign_flip_hard_negatives(text: str) -> None:
+    assert not any("sign of one term" in m for m in fired("arithmetic", text))

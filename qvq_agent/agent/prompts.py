@@ -108,6 +108,11 @@ FINDING_ALGEBRA = (
     "with `calculate`."
 )
 
+FINDING_SIGN_FLIP = (
+    "You wrote {first} and later {second}: the sign of one term flipped. Decide which is right "
+    "and redo the steps that follow from it."
+)
+
 FINDING_LISTED_SUM = (
     "You listed counts {listed} = {total}, but added {added} = {stated}: add the counts you listed."
 )

@@ -58,14 +58,19 @@ class Part:
     end: int
 
 
-def normalise(text: str) -> str:
-    """Rewrite a written computation into the calculator's syntax (or leave junk for the parser)."""
+def normalise(text: str, *, strip_units: bool = True) -> str:
+    """Rewrite a written computation into the calculator's syntax (or leave junk for the parser).
+
+    Unit words are dropped from numeric computations; algebra keeps every letter (``W`` is a
+    variable there, not watts).
+    """
     out = text
     for pattern, replacement in _LATEX:
         out = pattern.sub(replacement, out)
     out = out.replace("{", "(").replace("}", ")").replace("$", " ")
     out = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", out)  # thousands separators
-    out = re.sub(_UNITS, " ", out)
+    if strip_units:
+        out = re.sub(_UNITS, " ", out)
     out = re.sub(r"(?<=[\d)\s])\s*[x×·∙⋅]\s*(?=[\d(√])", "*", out)
     out = out.replace("÷", "/").replace("−", "-").replace("–", "-").replace("^", "**")
     out = out.replace("²", "**2").replace("³", "**3").replace("°", " ").replace("π", "pi")
@@ -109,7 +114,7 @@ def _split_letters(match: re.Match[str]) -> str:
 
 def _symbolic(raw: str) -> sp.Expr | None:
     """A short algebraic expression in single-letter variables, or ``None``."""
-    expression = normalise(raw)
+    expression = normalise(raw, strip_units=False)
     if len(expression) > MAX_SYMBOLIC_CHARS or not _SYMBOLIC.match(expression):
         return None
     if not _LETTERS.search(expression) or not _OPERATOR.search(expression):
@@ -313,6 +318,49 @@ def check_arithmetic(trace: TraceInput) -> list[Finding]:
                         make_finding("arithmetic", message, text, left.start, right.end)
                     )
     findings.extend(_sum_of_listed_counts(text))
+    findings.extend(_sign_flips(text))
+    return findings
+
+
+_DEFINED = re.compile(r"([A-Za-zΔ][A-Za-z0-9_]*[\u4e00-\u9fff]*)\s*$")
+_FORMULA_END = re.compile(r"[，。；;]|\s(?:where|with|which|or|and)\s|或|其中")
+_CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
+_ALTERNATIVES = re.compile(r"±|\bor\b|或")
+
+
+def _sign_flips(text: str) -> list[Finding]:
+    """The same quantity defined twice with one term's sign flipped (``E2 = E1 + W``, later
+    ``E2 = E1 - W``): one of the two is a slip."""
+    names: dict[str, str] = {}
+    seen: dict[str, tuple[sp.Expr, str]] = {}
+    findings = []
+    for line, start in logical_lines(text):
+        if "=" not in line or _ALTERNATIVES.search(line):
+            continue
+        left, right = line.split("=", 2)[:2]
+        defined = _DEFINED.search(left.replace("$", " "))
+        if defined is None:
+            continue
+        formula = _FORMULA_END.split(right, maxsplit=1)[0]
+        placeholder = _CJK_WORD.sub(
+            lambda m: names.setdefault(m.group(), chr(0x3B1 + len(names) % 24)), formula
+        )
+        expr = _symbolic(placeholder)
+        if expr is None:
+            continue
+        name = defined.group(1)
+        shown = f"{name} = {formula.strip()}"
+        if name in seen:
+            first, first_text = seen[name]
+            if _same_expression(first, expr) is False:
+                for term in sp.Add.make_args(sp.expand(first)):
+                    if _same_expression(sp.expand(first - expr), 2 * term):
+                        message = prompts.FINDING_SIGN_FLIP.format(first=first_text, second=shown)
+                        findings.append(
+                            make_finding("arithmetic", message, text, start, start + len(line))
+                        )
+                        break
+        seen[name] = (expr, shown)
     return findings
 
 
