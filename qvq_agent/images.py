@@ -80,15 +80,20 @@ def smart_resize(
     return h_bar, w_bar
 
 
-def visual_tokens(height: int, width: int, profile: ModelProfile) -> int:
-    """Visual tokens the model spends on an image of this size (after 2x2 patch merging)."""
-    h, w = smart_resize(
+def seen_size(height: int, width: int, profile: ModelProfile) -> tuple[int, int]:
+    """``(height, width)`` of an image as the model sees it under ``profile``'s pixel budget."""
+    return smart_resize(
         height,
         width,
         factor=profile.patch_factor,
         min_pixels=profile.min_pixels,
         max_pixels=profile.max_pixels,
     )
+
+
+def visual_tokens(height: int, width: int, profile: ModelProfile) -> int:
+    """Visual tokens the model spends on an image of this size (after 2x2 patch merging)."""
+    h, w = seen_size(height, width, profile)
     return (h // profile.patch_factor) * (w // profile.patch_factor)
 
 
@@ -272,13 +277,7 @@ class ImageStore:
     def resized_size(self, image_id: str, profile: ModelProfile) -> tuple[int, int]:
         """``(width, height)`` of the image as the model sees it under ``profile``."""
         width, height = self.get(image_id).size
-        h, w = smart_resize(
-            height,
-            width,
-            factor=profile.patch_factor,
-            min_pixels=profile.min_pixels,
-            max_pixels=profile.max_pixels,
-        )
+        h, w = seen_size(height, width, profile)
         return w, h
 
     def data_url(self, image_id: str, profile: ModelProfile) -> str:
