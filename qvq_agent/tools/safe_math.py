@@ -403,3 +403,22 @@ def dimension_of(expr: Any) -> dict[Any, Any]:
 def names_in(nodes: Iterable[ast.expr]) -> set[str]:
     """Every name used in the given trees."""
     return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+_LETTER_RUN = re.compile(r"[A-Za-z]+")
+
+
+def split_letter_products(text: str) -> str:
+    """``8ab`` -> ``8a*b``, ``mgLsin`` -> ``m*g*L*sin``: juxtaposed letters are a product, as in
+    written math; function and constant names (``sqrt``, ``sin``, ``pi``) stay whole."""
+    names = sorted([*FUNCTIONS, *CONSTANTS], key=len, reverse=True)
+
+    def split(match: re.Match[str]) -> str:
+        word, out, i = match.group(), [], 0
+        while i < len(word):
+            name = next((n for n in names if len(n) > 1 and word.startswith(n, i)), None)
+            out.append(name or word[i])
+            i += len(name) if name else 1
+        return "*".join(out)
+
+    return _LETTER_RUN.sub(split, text)

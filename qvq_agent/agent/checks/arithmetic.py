@@ -92,24 +92,8 @@ def _evaluate(expression: str) -> float | None:
 
 
 _LETTERS = re.compile(r"[A-Za-zα-ωΑ-Ω]+")
-_FUNCTION_NAMES = ("sqrt", "sin", "cos", "tan", "log", "ln", "exp", "pi")
 _SYMBOLIC = re.compile(r"^[\dA-Za-zα-ωΑ-Ω\s.+\-*/()^]+$")
 MAX_SYMBOLIC_CHARS = 80
-
-
-def _split_letters(match: re.Match[str]) -> str:
-    """``8ab`` -> ``a*b`` factors; known function names stay whole."""
-    word = match.group()
-    out, i = [], 0
-    while i < len(word):
-        name = next((f for f in _FUNCTION_NAMES if word.startswith(f, i)), None)
-        if name:
-            out.append(name)
-            i += len(name)
-        else:
-            out.append(word[i])
-            i += 1
-    return "*".join(out)
 
 
 def _symbolic(raw: str) -> sp.Expr | None:
@@ -119,7 +103,7 @@ def _symbolic(raw: str) -> sp.Expr | None:
         return None
     if not _LETTERS.search(expression) or not _OPERATOR.search(expression):
         return None
-    spaced = _LETTERS.sub(lambda m: f" {_split_letters(m)} ", expression)
+    spaced = safe_math.split_letter_products(expression)
     greek = {ch: f"g{ord(ch)}" for ch in set(re.findall(r"[α-ωΑ-Ω]", spaced))}
     for ch, name in greek.items():
         spaced = spaced.replace(ch, name)
