@@ -260,7 +260,7 @@ def _resolve_choice(parsed: ParsedAnswer, choices: Sequence[str]) -> ParsedAnswe
     return parse_answer(text)
 
 
-def _numeric(value: Any) -> float | None:
+def numeric_value(value: Any) -> float | None:
     import sympy as sp
 
     try:
@@ -270,7 +270,7 @@ def _numeric(value: Any) -> float | None:
     return number.real if abs(number.imag) < 1e-12 else None
 
 
-def _si(parsed: ParsedAnswer) -> tuple[float, Any] | None:
+def si_value(parsed: ParsedAnswer) -> tuple[float, Any] | None:
     """The value in SI base units and its dimension, for answers with a unit."""
     import sympy as sp
     from sympy.physics import units as u
@@ -283,7 +283,7 @@ def _si(parsed: ParsedAnswer) -> tuple[float, Any] | None:
     )
     base = u.convert_to(quantity, [u.meter, u.kilogram, u.second, u.ampere])
     factor, dimension = SI._collect_factor_and_dimension(base)
-    return _numeric(factor) or 0.0, dimension
+    return numeric_value(factor) or 0.0, dimension
 
 
 def equivalent(
@@ -321,7 +321,7 @@ def _compare_math(pa: ParsedAnswer, pb: ParsedAnswer, tolerance: float | None) -
     notes = []
     va, vb = pa.value, pb.value
     if pa.unit and pb.unit:
-        sa, sb = _si(pa), _si(pb)
+        sa, sb = si_value(pa), si_value(pb)
         if sa is None or sb is None:
             return Verdict(False, "units could not be read")
         if sa[1] != sb[1]:
@@ -336,7 +336,7 @@ def _compare_math(pa: ParsedAnswer, pb: ParsedAnswer, tolerance: float | None) -
         difference = sp.simplify(sp.sympify(va) - sp.sympify(vb))
         same = difference == 0
         return Verdict(same, "symbolically equal" if same else "different expressions")
-    xa, xb = _numeric(va), _numeric(vb)
+    xa, xb = numeric_value(va), numeric_value(vb)
     if xa is None or xb is None:
         return Verdict(False, "not a real number")
     candidates = [(xa, xb, "")]

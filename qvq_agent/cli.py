@@ -112,6 +112,9 @@ def solve_command(
     extra_body: Annotated[
         str | None, typer.Option(help="JSON merged into every request body.")
     ] = None,
+    graph: Annotated[
+        str, typer.Option(help="solve (general) or physics (givens, equations, answer checks).")
+    ] = "solve",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object, nothing live.")
     ] = False,
@@ -127,6 +130,8 @@ def solve_command(
         max_revisions=max_revisions,
         extra_body=_json_arg(extra_body, "--extra-body") or None,
     )
+    if graph not in ("solve", "physics"):
+        fail(f"unknown graph {graph!r}; graphs: solve, physics")
     try:
         resolve_profile(settings.model, settings.profile)
         result = solve(
@@ -135,6 +140,7 @@ def solve_command(
             settings=settings,
             choices=choices or (),
             on_event=None if (as_json or quiet) else _LivePrinter(),
+            graph="physics" if graph == "physics" else "solve",
         )
     except (ImageLoadError, UnknownProfileError) as exc:
         fail(str(exc))

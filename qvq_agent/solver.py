@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import httpx
 from langchain_core.language_models import BaseChatModel
@@ -21,6 +21,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Checkpointer, StreamMode
 
 from qvq_agent.agent.checks import Finding
+from qvq_agent.agent.checks.base import Given
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.llm import ModelServerError, build_chat_model
 from qvq_agent.agent.state import Status, ToolCallRecord, Usage
@@ -32,6 +33,7 @@ STREAM_MODES: list[StreamMode] = ["custom", "values"]
 """A list, so that LangGraph yields ``(mode, chunk)`` pairs."""
 
 Event = dict[str, Any]
+GraphName = Literal["solve", "physics"]
 """A live event: ``{"event": "token" | "tool" | "verdict" | "cancelled" | "step", ...}``."""
 
 
@@ -49,10 +51,18 @@ class SolveResult:
         default_factory=lambda: Usage(prompt_tokens=0, completion_tokens=0, requests=0)
     )
     error: str | None = None
+    graph: GraphName = "solve"
+    givens: list[Given] = field(default_factory=list)
+    equations: list[str] = field(default_factory=list)
+    choice: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``solve --json`` object."""
+        """The ``solve --json`` object (the physics graph adds givens, equations, choice)."""
+        extra: dict[str, Any] = {}
+        if self.graph == "physics":
+            extra = {"choice": self.choice, "givens": self.givens, "equations": self.equations}
         return {
+            **extra,
             "answer": self.answer,
             "status": self.status,
             "steps": self.steps,
@@ -99,7 +109,15 @@ def context_from_settings(
     )
 
 
-def _result(values: dict[str, Any], *, error: str | None = None) -> SolveResult:
+def _builder(name: GraphName) -> Callable[[Checkpointer], Any]:
+    if name == "physics":
+        from qvq_agent.graphs.physics import build_physics_graph
+
+        return build_physics_graph
+    return build_graph
+
+
+def _result(values: dict[str, Any], graph: GraphName, *, error: str | None = None) -> SolveResult:
     status: Status = "error" if error else values.get("status", "unverified")
     if status == "running":
         status = "unverified"
@@ -112,6 +130,10 @@ def _result(values: dict[str, Any], *, error: str | None = None) -> SolveResult:
         findings=list(values.get("findings", [])),
         usage=values.get("usage") or Usage(prompt_tokens=0, completion_tokens=0, requests=0),
         error=error,
+        graph=graph,
+        givens=list(values.get("givens", [])),
+        equations=list(values.get("equations", [])),
+        choice=values.get("choice"),
     )
 
 
@@ -126,6 +148,7 @@ async def asolve(
     on_event: Callable[[Event], None] | None = None,
     checkpointer: Checkpointer = None,
     thread_id: str | None = None,
+    graph: GraphName = "solve",
 ) -> SolveResult:
     """Answer ``question`` about ``images`` with the solve graph.
 
@@ -139,6 +162,7 @@ async def asolve(
         on_event: called with each live event (tokens as they stream, tool calls, verdicts).
         checkpointer: saves state after every step, so a crashed run can be inspected or resumed.
         thread_id: the checkpoint thread (a new one when not given).
+        graph: ``solve`` (general) or ``physics`` (givens, equations, answer checks).
 
     Raises:
         ImageLoadError: an image file that cannot be read (before anything is sent).
@@ -154,7 +178,7 @@ async def asolve(
         # One HTTP client per run: its connections belong to this event loop.
         http_client = httpx.AsyncClient(timeout=ctx.request_timeout_s)
         ctx = replace(ctx, chat_model=build_chat_model(ctx, http_client))
-    graph = build_graph(checkpointer)
+    compiled = _builder(graph)(checkpointer)
     config: RunnableConfig = {
         "recursion_limit": ctx.recursion_limit,
         "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
@@ -162,7 +186,7 @@ async def asolve(
     values: dict[str, Any] = {}
     inputs = {"question": question, "images": image_ids, "choices": list(choices)}
     try:
-        async for mode, chunk in graph.astream(
+        async for mode, chunk in compiled.astream(
             inputs, config, context=ctx, stream_mode=STREAM_MODES
         ):
             part = cast(dict[str, Any], chunk)
@@ -171,11 +195,11 @@ async def asolve(
             elif on_event is not None:
                 on_event(part)
     except ModelServerError as exc:
-        return _result(values, error=str(exc))
+        return _result(values, graph, error=str(exc))
     finally:
         if http_client is not None:
             await http_client.aclose()
-    return _result(values)
+    return _result(values, graph)
 
 
 def solve(

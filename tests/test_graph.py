@@ -138,7 +138,7 @@ def test_every_invoke_passes_an_explicit_recursion_limit(
 
     monkeypatch.setattr(solver, "build_graph", spy)
     run(scene_path, ["**Final Answer**\n\n1"], max_steps=5, max_revisions=1)
-    assert seen and seen[0]["recursion_limit"] == 2 * 5 + 1 + 8
+    assert seen and seen[0]["recursion_limit"] == 3 * 5 + 1 + 8
 
 
 def test_state_holds_no_pixels(scene_path: Path) -> None:

@@ -61,5 +61,5 @@ class Context:
 
     @property
     def recursion_limit(self) -> int:
-        """LangGraph recursion limit for this run: every node visit the budgets allow, plus slack."""
-        return 2 * self.max_steps + self.max_revisions + 8
+        """LangGraph recursion limit for this run: every node visit the budgets allow (up to three nodes a step), plus slack."""
+        return 3 * self.max_steps + self.max_revisions + 8

@@ -169,3 +169,33 @@ FINDING_UNGROUNDED = (
     'Your claim "{claim}" does not hold when the region [{box}] is looked at alone ({reply}). '
     "Crop that region with `crop` and look again before you answer."
 )
+
+FINDING_NOT_FROM_TOOLS = (
+    "Your final answer {answer} is not what `solve` or `calculate` gave ({results}): take the "
+    "number from the tool result, or redo the computation with the tool."
+)
+
+FINDING_WRONG_UNIT = (
+    "Your answer {answer} is not measured in what the question asks for ({unit}): convert it "
+    "with `calculate` (units are allowed there)."
+)
+
+FINDING_SUBSTITUTION = (
+    "Putting your answer {answer} back into {equation} gives {left} = {right}: it does not "
+    "hold. Re-solve the equations with `solve`."
+)
+
+FINDING_CHOICE = (
+    "Your answer {answer} matches {n} of the choices ({letters}): answer with exactly one letter."
+)
+
+PHYSICS_INSTRUCTIONS = """\
+Work in three steps.
+1. Read: list every given quantity you read from the figure and the text as JSON, inside
+<givens>[{{"name": "m", "value": 2, "unit": "kg", "where": "label on the block"}}, ...]</givens>
+Use short symbol names. If a label or number is hard to read, crop or zoom it first.
+2. Solve: write the equations inside <equations>["F = m*a", ...]</equations> using those names,
+and let the `solve` and `calculate` tools do all algebra and arithmetic.
+3. Answer with the number from the tool result and its unit{choice_hint}."""
+
+PHYSICS_CHOICE_HINT = ", then the letter of the matching choice"

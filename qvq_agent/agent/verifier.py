@@ -7,9 +7,9 @@ ends with the best answer so far, status ``unverified``, and the findings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from langchain_core.messages import AIMessage, HumanMessage
@@ -46,6 +46,8 @@ def trace_input(state: SolveState, ctx: Context, text: str) -> TraceInput:
         answer_markers=ctx.profile.answer_markers,
         choices=tuple(state.get("choices", [])),
         cut_by_guard=bool(state["stream_findings"]),
+        givens=tuple(state.get("givens", [])),
+        equations=tuple(state.get("equations", [])),
     )
 
 
@@ -92,10 +94,33 @@ async def verify(
     state: SolveState, runtime: Runtime[Context]
 ) -> Command[Literal["reason", "__end__"]]:
     """Check the newest reply and route: END (pass / give up) or back to ``reason`` (revise)."""
-    ctx = runtime.context
+    return await run_verification(state, runtime.context, runtime.stream_writer)  # type: ignore[return-value]
+
+
+def make_verify(
+    extra_checks: Sequence[str], done: str
+) -> Callable[[SolveState, Runtime[Context]], Awaitable[Command[str]]]:
+    """A verify node that also runs ``extra_checks`` and goes to ``done`` when finished."""
+
+    async def verify_more(state: SolveState, runtime: Runtime[Context]) -> Command[str]:
+        return await run_verification(
+            state, runtime.context, runtime.stream_writer, extra_checks, done
+        )
+
+    return verify_more
+
+
+async def run_verification(
+    state: SolveState,
+    ctx: Context,
+    write: Callable[[Any], None],
+    extra_checks: Sequence[str] = (),
+    done: str = "__end__",
+) -> Command[str]:
+    """Run the checks on the newest reply; pass, revise (back to ``reason``) or give up."""
     last = next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
     text = str(last.content)
-    pure = [c for c in ctx.checks if c != "ungrounded"]
+    pure = [c for c in (*ctx.checks, *extra_checks) if c != "ungrounded"]
     findings = _dedupe(
         [*state["stream_findings"], *run_checks(pure, trace_input(state, ctx, text))]
     )
@@ -105,14 +130,12 @@ async def verify(
         findings.extend(grounded)
     can_revise = state["revisions"] < ctx.max_revisions and budget_left(state, ctx)
     verdict = decide(findings, can_revise)
-    runtime.stream_writer(
-        {"event": "verdict", "verdict": verdict, "findings": [f["check"] for f in findings]}
-    )
+    write({"event": "verdict", "verdict": verdict, "findings": [f["check"] for f in findings]})
     answer = extract_final_answer(text, ctx.profile.answer_markers)
     spent: dict[str, object] = {"usage": usage} if usage else {}
     if verdict == "pass":
         return Command(
-            goto="__end__",
+            goto=done,
             update={"answer": answer, "status": "verified", "findings": findings, **spent},
         )
     if verdict == "revise":
@@ -128,7 +151,7 @@ async def verify(
             },
         )
     return Command(
-        goto="__end__",
+        goto=done,
         update={
             "answer": answer if answer is not None else best_answer(state, ctx),
             "status": "unverified",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qvq_agent.agent.checks import answer, arithmetic, circular, language, loop
+from qvq_agent.agent.checks import answer, arithmetic, circular, language, loop, physics
 from qvq_agent.agent.checks.base import (
     Check,
     Finding,
@@ -24,8 +24,12 @@ DEFAULT_CHECKS: tuple[str, ...] = (
 )
 """Checks the verifier runs unless told otherwise (``ungrounded`` needs the model: opt in)."""
 
+PHYSICS_CHECKS: tuple[str, ...] = ("tool_agreement", "units", "substitution", "choice")
+"""Extra checks of the physics graph."""
+
 __all__ = [
     "DEFAULT_CHECKS",
+    "PHYSICS_CHECKS",
     "Check",
     "Finding",
     "ToolOutcome",
@@ -37,6 +41,7 @@ __all__ = [
     "get_check",
     "language",
     "loop",
+    "physics",
     "register_check",
     "run_checks",
 ]

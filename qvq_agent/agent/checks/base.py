@@ -32,6 +32,15 @@ class Finding(TypedDict):
     """The span quoted (clipped)."""
 
 
+class Given(TypedDict):
+    """A quantity read off the figure or the text."""
+
+    name: str
+    value: float
+    unit: str
+    where: str
+
+
 @dataclass(frozen=True)
 class ToolOutcome:
     """A tool call made during the run, as the checks see it."""
@@ -53,6 +62,10 @@ class TraceInput:
     choices: Sequence[str] = field(default_factory=tuple)
     cut_by_guard: bool = False
     """True when the online loop guard cancelled this reply (the text is incomplete)."""
+    givens: Sequence[Given] = ()
+    """Quantities the model read off the figure (physics graph)."""
+    equations: Sequence[str] = ()
+    """Equations the model wrote down (physics graph)."""
 
 
 Check = Callable[[TraceInput], list[Finding]]

@@ -1,0 +1,224 @@
+"""Physics checks: the answer comes from sympy, fits the asked unit, satisfies the equations, and
+names exactly one choice. Registered as ``tool_agreement``, ``units``, ``substitution`` and
+``choice``; the physics graph runs them after the general checks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from qvq_agent.agent import prompts
+from qvq_agent.agent.checks.base import Finding, Given, TraceInput, make_finding, register_check
+from qvq_agent.answers import equivalent, find_final_answers, parse_answer
+
+_ASKED_UNIT = re.compile(
+    r"\b(?:in|into|as)\s+(m/s\^?2|m/s²|m/s|km/h|cm|mm|km|kg|m|s|N|J|W|V|A|Pa|Hz|ohms?|Ω|"
+    r"meters?|metres?|seconds?|newtons?|joules?|watts?|volts?|amperes?|amps?|degrees?)\b",
+    re.IGNORECASE,
+)
+_UNIT_NAMES = {
+    "meter": "m",
+    "meters": "m",
+    "metre": "m",
+    "metres": "m",
+    "second": "s",
+    "seconds": "s",
+    "newton": "N",
+    "newtons": "N",
+    "joule": "J",
+    "joules": "J",
+    "watt": "W",
+    "watts": "W",
+    "volt": "V",
+    "volts": "V",
+    "ampere": "A",
+    "amperes": "A",
+    "amp": "A",
+    "amps": "A",
+    "ohms": "ohm",
+    "Ω": "ohm",
+}
+
+
+def _final(trace: TraceInput) -> tuple[str, int, int] | None:
+    answers = find_final_answers(trace.text, trace.answer_markers)
+    return (answers[-1].text, answers[-1].start, answers[-1].end) if answers else None
+
+
+@register_check("tool_agreement")
+def check_tool_agreement(trace: TraceInput) -> list[Finding]:
+    """A numeric final answer must equal a result that `solve` or `calculate` gave."""
+    final = _final(trace)
+    results = [
+        t for t in trace.tool_results if t.ok and t.name in ("calculate", "solve") and t.value
+    ]
+    if final is None or not results or parse_answer(final[0]).kind != "number":
+        return []
+    candidates = []
+    for result in results:
+        for piece in re.split(r";\s*or\s*|,\s*(?=[A-Za-z]\w*\s*=)", result.value or ""):
+            value = piece.split("=", 1)[-1].split("≈")[-1].strip()
+            candidates.append(value)
+            if equivalent(final[0], value):
+                return []
+    shown = ", ".join(candidates[-3:])
+    return [
+        make_finding(
+            "tool_agreement",
+            prompts.FINDING_NOT_FROM_TOOLS.format(answer=final[0], results=shown),
+            trace.text,
+            final[1],
+            final[2],
+        )
+    ]
+
+
+def asked_unit(question: str) -> str | None:
+    """The unit the question asks for ("... in m/s?"), if it names one."""
+    match = _ASKED_UNIT.search(question)
+    if not match:
+        return None
+    unit = match.group(1)
+    return _UNIT_NAMES.get(unit.lower(), _UNIT_NAMES.get(unit, unit))
+
+
+@register_check("units")
+def check_units(trace: TraceInput) -> list[Finding]:
+    """The answer's unit must measure what the question asks for."""
+    final = _final(trace)
+    unit = asked_unit(trace.question)
+    if final is None or unit is None or unit.lower().startswith("degree"):
+        return []
+    answer = parse_answer(final[0])
+    if answer.unit is None or answer.kind != "number":
+        return []
+    verdict = equivalent(f"1 {unit}", f"1 {answer.text.split()[-1]}")
+    if "different quantities" in verdict.reason:
+        return [
+            make_finding(
+                "units",
+                prompts.FINDING_WRONG_UNIT.format(answer=final[0], unit=unit),
+                trace.text,
+                final[1],
+                final[2],
+            )
+        ]
+    return []
+
+
+def _si_value(given: Given) -> float | None:
+    unit = (given.get("unit") or "").strip()
+    value = float(given["value"])
+    if unit.lower() in ("deg", "degree", "degrees", "°"):
+        return math.radians(value)
+    if not unit or unit.lower() in ("rad", "1", "none"):
+        return value
+    parsed = parse_answer(f"{value} {unit}")
+    from qvq_agent.answers import si_value
+
+    si = si_value(parsed)
+    return si[0] if si else value
+
+
+@register_check("substitution")
+def check_substitution(trace: TraceInput) -> list[Finding]:
+    """Put the givens and the answer back into the equations: each must hold."""
+    final = _final(trace)
+    if final is None or not trace.equations or not trace.givens:
+        return []
+    answer = parse_answer(final[0])
+    if answer.kind != "number":
+        return []
+    from qvq_agent.answers import numeric_value, si_value
+
+    si = si_value(answer)
+    answer_value = si[0] if si else numeric_value(answer.value)
+    if answer_value is None:
+        return []
+    known: dict[str, Any] = {}
+    for given in trace.givens:
+        value = _si_value(given)
+        if value is not None:
+            known[given["name"]] = value
+    from qvq_agent.tools import safe_math
+
+    for equation in trace.equations:
+        if equation.count("=") != 1:
+            continue
+        try:
+            sides = [
+                safe_math.build(safe_math.parse(side), safe_math.Namespace(units=False))
+                for side in equation.split("=")
+            ]
+        except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError):
+            continue
+        residual = sides[0] - sides[1]
+        unknowns = [s for s in residual.free_symbols if str(s) not in known]
+        if len(unknowns) != 1:
+            continue
+        values = {s: known[str(s)] for s in residual.free_symbols if str(s) in known}
+        values[unknowns[0]] = answer_value
+        left = numeric_value(sides[0].subs(values))
+        right = numeric_value(sides[1].subs(values))
+        if left is None or right is None:
+            continue
+        scale = max(abs(left), abs(right), 1e-9)
+        tolerance = (
+            0.01 * scale if answer.decimals is None else max(0.01 * scale, 10**-answer.decimals)
+        )
+        if abs(left - right) > tolerance:
+            return [
+                make_finding(
+                    "substitution",
+                    prompts.FINDING_SUBSTITUTION.format(
+                        answer=final[0], equation=equation, left=f"{left:.4g}", right=f"{right:.4g}"
+                    ),
+                    trace.text,
+                    final[1],
+                    final[2],
+                )
+            ]
+    return []
+
+
+@register_check("choice")
+def check_choice(trace: TraceInput) -> list[Finding]:
+    """With choices, the answer must name exactly one of them."""
+    final = _final(trace)
+    if final is None or not trace.choices:
+        return []
+    matches = [
+        chr(ord("A") + i)
+        for i, c in enumerate(trace.choices)
+        if equivalent(final[0], re.sub(r"^\(?[A-H]\)?[.):：]\s*", "", c), choices=trace.choices)
+        or equivalent(final[0], c, choices=trace.choices)
+    ]
+    if len(set(matches)) == 1:
+        return []
+    return [
+        make_finding(
+            "choice",
+            prompts.FINDING_CHOICE.format(
+                answer=final[0],
+                n=len(set(matches)),
+                letters=", ".join(sorted(set(matches))) or "none",
+            ),
+            trace.text,
+            final[1],
+            final[2],
+        )
+    ]
+
+
+def choice_letter(answer: str | None, choices: list[str]) -> str | None:
+    """The one choice letter the answer names, if exactly one."""
+    if answer is None or not choices:
+        return None
+    matches = {
+        chr(ord("A") + i)
+        for i, c in enumerate(choices)
+        if equivalent(answer, re.sub(r"^\(?[A-H]\)?[.):：]\s*", "", c), choices=choices)
+    }
+    return matches.pop() if len(matches) == 1 else None
