@@ -146,8 +146,25 @@ _UNIT_WORDS = {
     "m/s²": "meter/second**2",
     "km/h": "kilometer/hour",
 }
+_UNIT_WORDS.update(  # the names sympy prints (a `calculate` result: 19.6*meter/second)
+    {
+        name: name
+        for name in (
+            "meter/second**2",
+            "meter/second",
+            "second",
+            "kilogram",
+            "newton",
+            "joule",
+            "watt",
+            "volt",
+            "ampere",
+        )
+    }
+)
 _UNIT_SUFFIX = re.compile(
-    r"\s*(m/s\^?2|m/s²|m/s|km/h|cm|mm|km|kg|ms|min|sec|seconds|hours|meters?|metres?|ohm|Ω|Pa|Hz|"
+    r"\s*(meter/second\*\*2|meter/second|kilogram|newton|joule|watt|volt|ampere|second|"
+    r"m/s\^?2|m/s²|m/s|km/h|cm|mm|km|kg|ms|min|sec|seconds|hours|meters?|metres?|ohm|Ω|Pa|Hz|"
     r"[mgsNJWVAh])\s*$"
 )
 

@@ -60,6 +60,7 @@ def check_tool_agreement(trace: TraceInput) -> list[Finding]:
     for result in results:
         for piece in re.split(r";\s*or\s*|,\s*(?=[A-Za-z]\w*\s*=)", result.value or ""):
             value = piece.split("=", 1)[-1].split("≈")[-1].strip()
+            value = re.sub(r"\*(?=[a-z])", " ", value)  # sympy's 19.6*meter/second
             candidates.append(value)
             if equivalent(final[0], value):
                 return []
