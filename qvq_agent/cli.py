@@ -113,7 +113,8 @@ def solve_command(
         str | None, typer.Option(help="JSON merged into every request body.")
     ] = None,
     graph: Annotated[
-        str, typer.Option(help="solve (general) or physics (givens, equations, answer checks).")
+        str,
+        typer.Option(help="solve (general), physics (givens, equations, answer checks) or count."),
     ] = "solve",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object, nothing live.")
@@ -130,8 +131,19 @@ def solve_command(
         max_revisions=max_revisions,
         extra_body=_json_arg(extra_body, "--extra-body") or None,
     )
-    if graph not in ("solve", "physics"):
-        fail(f"unknown graph {graph!r}; graphs: solve, physics")
+    if graph not in ("solve", "physics", "count"):
+        fail(f"unknown graph {graph!r}; graphs: solve, physics, count")
+    if graph == "count":
+        count_command(
+            image,
+            question,
+            base_url=base_url,
+            model=model,
+            api_key=api_key,
+            profile=profile,
+            as_json=as_json,
+        )
+        return
     try:
         resolve_profile(settings.model, settings.profile)
         result = solve(
@@ -224,6 +236,44 @@ def tool_command(
         for path in payload["images"]:
             out.print(f"  wrote {path}")
     if not payload["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command("count")
+def count_command(
+    image: Annotated[Path, typer.Argument(help="The image.")],
+    question: Annotated[str, typer.Argument(help='What to count, e.g. "How many pelicans?"')],
+    tiles: Annotated[str, typer.Option(help="auto, or RxC to force the tiling.")] = "auto",
+    method: Annotated[
+        str,
+        typer.Option(help="vlm (the model, tiles + verification) or cv (OpenCV, simple scenes)."),
+    ] = "vlm",
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name on the server.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key of the server.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Model profile.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Count objects: the whole image, then overlapping tiles in parallel, then every count checked."""
+    from qvq_agent.solver import count
+
+    settings = _settings(base_url=base_url, model=model, api_key=api_key, profile=profile)
+    try:
+        resolve_profile(settings.model, settings.profile)
+        result = count(image, question, settings=settings, tiles=tiles, method=method)
+    except (ImageLoadError, UnknownProfileError, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        out.out(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        out.print(
+            f"[bold]Count:[/] {result.answer} · {result.status} · {result.tiles} tiles · {result.requests} requests"
+        )
+        for finding in result.findings:
+            out.print(f"  [yellow]{finding['check']}[/]: {finding['message']}")
+    if result.status == "error":
+        if not as_json:
+            fail(str(result.error), code=1)
         raise typer.Exit(1)
 
 

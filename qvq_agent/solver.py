@@ -173,18 +173,30 @@ async def asolve(
     from qvq_agent.agent.intake import user_images
 
     image_ids = user_images(ctx, [str(p) for p in paths])
+    compiled = _builder(graph)(checkpointer)
+    inputs = {"question": question, "images": image_ids, "choices": list(choices)}
+    values, error = await _run(compiled, inputs, ctx, on_event, thread_id)
+    return _result(values, graph, error=error)
+
+
+async def _run(
+    compiled: Any,
+    inputs: dict[str, Any],
+    ctx: Context,
+    on_event: Callable[[Event], None] | None,
+    thread_id: str | None,
+) -> tuple[dict[str, Any], str | None]:
+    """Stream a compiled graph to its end; the last state and the server error, if one ended it."""
     http_client = None
     if ctx.chat_model is None:
         # One HTTP client per run: its connections belong to this event loop.
         http_client = httpx.AsyncClient(timeout=ctx.request_timeout_s)
         ctx = replace(ctx, chat_model=build_chat_model(ctx, http_client))
-    compiled = _builder(graph)(checkpointer)
     config: RunnableConfig = {
         "recursion_limit": ctx.recursion_limit,
         "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
     }
     values: dict[str, Any] = {}
-    inputs = {"question": question, "images": image_ids, "choices": list(choices)}
     try:
         async for mode, chunk in compiled.astream(
             inputs, config, context=ctx, stream_mode=STREAM_MODES
@@ -195,11 +207,82 @@ async def asolve(
             elif on_event is not None:
                 on_event(part)
     except ModelServerError as exc:
-        return _result(values, graph, error=str(exc))
+        return values, str(exc)
     finally:
         if http_client is not None:
             await http_client.aclose()
-    return _result(values, graph)
+    return values, None
+
+
+@dataclass
+class CountResult:
+    """The outcome of a count."""
+
+    answer: int | None
+    points: list[list[float]]
+    tiles: int
+    requests: int
+    status: Status
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``count --json`` object; points in original-image pixels."""
+        return {
+            "answer": self.answer,
+            "points": [[round(x, 1), round(y, 1)] for x, y in self.points],
+            "tiles": self.tiles,
+            "requests": self.requests,
+            "status": self.status,
+            "findings": [{"check": f["check"], "message": f["message"]} for f in self.findings],
+            "error": self.error,
+        }
+
+
+async def acount(
+    image: str | Path,
+    question: str,
+    *,
+    settings: Settings | None = None,
+    context: Context | None = None,
+    chat_model: BaseChatModel | None = None,
+    tiles: str = "auto",
+    method: str = "vlm",
+    on_event: Callable[[Event], None] | None = None,
+) -> CountResult:
+    """Count objects with the count graph (tiles, merge, numbered-mark verification).
+
+    Raises:
+        ImageLoadError: the image cannot be read.
+        ValueError: ``tiles`` is not ``auto`` or ``RxC``, or ``method`` is not ``vlm``/``cv``.
+    """
+    from qvq_agent.agent.intake import user_images
+    from qvq_agent.graphs.count import _parse_tiles, build_count_graph
+
+    if method not in ("vlm", "cv"):
+        raise ValueError(f"method must be vlm or cv, not {method!r}")
+    _parse_tiles(tiles)
+    ctx = context or context_from_settings(settings or Settings(), chat_model=chat_model)
+    image_ids = user_images(ctx, [str(image)])
+    inputs = {"question": question, "images": image_ids, "tiling": tiles, "method": method}
+    ctx = replace(ctx, max_steps=max(ctx.max_steps, 200))  # tiles x rounds, not reasoning steps
+    values, error = await _run(build_count_graph(), inputs, ctx, on_event, None)
+    usage = values.get("usage") or {}
+    status: Status = "error" if error else values.get("status", "unverified")
+    return CountResult(
+        answer=values.get("answer"),
+        points=[list(p) for p in values.get("points", [])],
+        tiles=int(values.get("tiles") or 0),
+        requests=int(usage.get("requests", 0)),
+        status=status,
+        findings=list(values.get("findings", [])),
+        error=error,
+    )
+
+
+def count(image: str | Path, question: str, **kwargs: Any) -> CountResult:
+    """Synchronous :func:`acount`."""
+    return asyncio.run(acount(image, question, **kwargs))
 
 
 def solve(

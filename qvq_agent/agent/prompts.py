@@ -199,3 +199,33 @@ and let the `solve` and `calculate` tools do all algebra and arithmetic.
 3. Answer with the number from the tool result and its unit{choice_hint}."""
 
 PHYSICS_CHOICE_HINT = ", then the letter of the matching choice"
+
+COUNT_OVERVIEW = (
+    "{question}\n\nLook at the whole image first. Say in one or two sentences what the objects "
+    'to count look like and roughly where they are. Then end with "**Final Answer**" and the '
+    "centre of every such object you can see as a JSON list [[x, y], ...] in {frame}."
+)
+
+COUNT_TILE = (
+    "{question}\n\nThis is one part of a larger image. The objects to count: {target}\n"
+    "Find every such object visible in this part, including ones cut by the edge. End with "
+    '"**Final Answer**" and their centres as a JSON list [[x, y], ...] in {frame} of this '
+    "part (an empty list [] if there are none)."
+)
+
+COUNT_VERIFY = (
+    "{question}\n\nThe red numbered circles mark the objects counted so far in this part of the "
+    'image. Check every mark, and look for objects that have no mark. End with "**Final '
+    'Answer**" and the centres of all the objects to count in this part as a JSON list '
+    "[[x, y], ...] in {frame} (an empty list [] if there are none)."
+)
+
+COUNT_RETRY = (
+    'I could not read a list of points in your answer. End with "**Final Answer**" followed by '
+    "a JSON list like [[120, 340], [560, 80]] and nothing else."
+)
+
+FINDING_UNCONFIRMED = (
+    "{n} counted object(s) were not confirmed when the marks were checked (near {where}); they "
+    "are kept in the count."
+)

@@ -105,7 +105,10 @@ class ReplayServer:
             else:
                 item = self.script[self._next]
                 self._next += 1
-        result = item(body) if callable(item) else item
+        try:
+            result = item(body) if callable(item) else item
+        except Exception as exc:  # a broken script answers 500 with the reason, visible in the test
+            return Reply(f"the replay script raised {type(exc).__name__}: {exc}", status=500)
         return result if isinstance(result, Reply) else Reply(result)
 
 

@@ -313,22 +313,13 @@ def tool_mark(env: ToolEnv, args: MarkArgs) -> ToolResult:
     pixels = frame_points(env, args.image, args.points)
     canvas = env.store.get(args.image).image.copy()
     draw = ImageDraw.Draw(canvas)
-    radius = max(6, min(canvas.size) // 60)
-    font = _font(round(radius * 1.4))
+    # A small dot on the object and its number beside it: a ring or a stroked label drawn
+    # across the object would hide its edge (and cut a small object in pieces).
+    dot = max(2, min(canvas.size) // 300)
+    font = _font(max(12, min(canvas.size) // 45))
     for number, (x, y) in enumerate(pixels, start=1):
-        draw.ellipse(
-            [x - radius, y - radius, x + radius, y + radius],
-            outline=(255, 0, 0),
-            width=max(2, radius // 4),
-        )
-        draw.text(
-            (x + radius, y - radius),
-            str(number),
-            fill=(255, 0, 0),
-            font=font,
-            stroke_width=2,
-            stroke_fill=(255, 255, 255),
-        )
+        draw.ellipse([x - dot, y - dot, x + dot, y + dot], fill=(255, 0, 0))
+        draw.text((x + 3 * dot, y - 3 * dot), str(number), fill=(255, 0, 0), font=font, anchor="ls")
     new_id = env.store.add_image(
         canvas, parent=args.image, operation="mark", params={"points": pixels}
     )

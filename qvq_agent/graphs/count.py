@@ -1,0 +1,422 @@
+"""The count graph: overview, tiles in parallel, exact merge, numbered-mark verification.
+
+intake -> overview -> count_tile (one per tile, concurrently, via ``Send``) -> merge ->
+verify_tile (one per tile, marks drawn on the tile) -> settle -> END, with a second verification
+round for the tiles whose count changed. ``--method cv`` counts with OpenCV instead (no model).
+Every model reply is checked by the verifier's loop and no-final-answer checks; an unreadable
+answer is asked once more.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+import numpy as np
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Checkpointer, Send
+
+from qvq_agent.agent import prompts
+from qvq_agent.agent.checks import Finding, TraceInput, run_checks
+from qvq_agent.agent.checks.base import make_finding
+from qvq_agent.agent.context import Context
+from qvq_agent.agent.intake import user_images
+from qvq_agent.agent.llm import chat_model, server_errors
+from qvq_agent.agent.state import Status, Usage, add_usage
+from qvq_agent.answers import extract_final_answer
+from qvq_agent.counting import count_discs_cv, merge_points, parse_points, plan_tiles
+from qvq_agent.tools.image_ops import tool_mark
+from qvq_agent.tools.registry import ToolEnv
+
+MAX_VERIFY_ROUNDS = 2
+REPLY_CHECKS = ("loop", "no_final_answer")
+
+
+class TileInfo(TypedDict):
+    index: int
+    image_id: str
+    box: list[int]
+
+
+class TileCount(TypedDict):
+    tile: int
+    points: list[list[float]]
+    """Points in original-image pixels."""
+    round: int
+    """0: the tile count; 1, 2: verification rounds."""
+
+
+class CountInput(TypedDict):
+    question: str
+    images: list[str]
+    tiling: NotRequired[str]
+    """``auto`` or ``RxC``."""
+    method: NotRequired[str]
+    """``vlm`` (default) or ``cv``."""
+
+
+class CountOutput(TypedDict):
+    answer: int | None
+    points: list[list[float]]
+    tiles: int
+    status: Status
+    findings: list[Finding]
+    usage: Usage
+    error: str | None
+
+
+class CountState(TypedDict):
+    question: str
+    images: list[str]
+    tiling: str
+    tiles: int
+    """How many tiles the image was cut into."""
+    method: str
+    image_id: str
+    target: str
+    """What the overview said the objects look like."""
+    plan: list[TileInfo]
+    overlap: int
+    tile_counts: Annotated[list[TileCount], operator.add]
+    points: list[list[float]]
+    verify_round: int
+    recheck: list[int]
+    """Tiles to verify in the next round."""
+    findings: Annotated[list[Finding], operator.add]
+    usage: Annotated[Usage, add_usage]
+    answer: int | None
+    status: Status
+    error: str | None
+
+
+class TileTask(TypedDict):
+    question: str
+    target: str
+    tile: TileInfo
+    points: list[list[float]]
+    round: int
+
+
+def _parse_tiles(text: str) -> tuple[int, int] | None:
+    if text in ("", "auto"):
+        return None
+    try:
+        rows, cols = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--tiles must be auto or RxC (like 3x4), not {text!r}") from None
+    if not (1 <= rows <= 12 and 1 <= cols <= 12):
+        raise ValueError("--tiles rows and columns must be between 1 and 12")
+    return rows, cols
+
+
+def count_intake(state: CountInput, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Load the image and cut it into overlapping tiles (each a derived image in the store)."""
+    ctx = runtime.context
+    (image_id, *_) = user_images(ctx, list(state["images"]))
+    width, height = ctx.store.get(image_id).size
+    plan = plan_tiles(width, height, ctx.profile, _parse_tiles(state.get("tiling", "auto")))
+    tiles: list[TileInfo] = []
+    for index, box in enumerate(plan.boxes):
+        if len(plan.boxes) == 1:
+            tile_id = image_id
+        else:
+            tile_id = ctx.store.add_image(
+                ctx.store.get(image_id).image.crop(box),
+                parent=image_id,
+                operation="crop",
+                params={"box": box, "purpose": "tile"},
+                to_parent=np.array([[1.0, 0, box[0]], [0, 1.0, box[1]], [0, 0, 1.0]]),
+            )
+        tiles.append(TileInfo(index=index, image_id=tile_id, box=list(box)))
+    return {
+        "image_id": image_id,
+        "plan": tiles,
+        "overlap": plan.overlap,
+        "verify_round": 0,
+        "recheck": [],
+        "points": [],
+        "target": "",
+        "answer": None,
+        "status": "running",
+        "error": None,
+        "method": state.get("method", "vlm"),
+        "tiling": state.get("tiling", "auto"),
+        "tiles": len(tiles),
+    }
+
+
+async def ask_points(
+    ctx: Context, image_id: str, prompt: str
+) -> tuple[list[list[float]] | None, str, Usage, list[Finding]]:
+    """One model turn on one image; the final answer read as points in that image's pixels."""
+    usage = Usage(prompt_tokens=0, completion_tokens=0, requests=0)
+    messages: list[Any] = [
+        SystemMessage(content=ctx.profile.system_prompt),
+        HumanMessage(
+            content=[
+                {
+                    "type": "image_url",
+                    "image_url": {"url": ctx.store.data_url(image_id, ctx.profile)},
+                },
+                {"type": "text", "text": prompt},
+            ]
+        ),
+    ]
+    findings: list[Finding] = []
+    text = ""
+    for _attempt in range(2):
+        with server_errors(ctx):
+            reply = await chat_model(ctx).ainvoke(messages)
+        meta = getattr(reply, "usage_metadata", None) or {}
+        usage = add_usage(
+            usage,
+            Usage(
+                prompt_tokens=int(meta.get("input_tokens", 0)),
+                completion_tokens=int(meta.get("output_tokens", 0)),
+                requests=1,
+            ),
+        )
+        text = str(reply.content)
+        findings = [
+            f
+            for f in run_checks(
+                REPLY_CHECKS, TraceInput(text, answer_markers=ctx.profile.answer_markers)
+            )
+        ]
+        points = parse_points(extract_final_answer(text, ctx.profile.answer_markers))
+        if points is not None:
+            sx, sy = ctx.store.frame_scale(image_id, ctx.profile.coord_frame, ctx.profile)
+            return [[x * sx, y * sy] for x, y in points], text, usage, findings
+        messages += [reply, HumanMessage(content=prompts.COUNT_RETRY)]
+    return None, text, usage, findings
+
+
+def _frame(ctx: Context) -> str:
+    return prompts.FRAME_DESCRIPTIONS[ctx.profile.coord_frame]
+
+
+async def overview(state: CountState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """What do the objects look like? (The whole image, downscaled to the budget.)"""
+    ctx = runtime.context
+    if state["method"] == "cv":
+        return {}
+    prompt = prompts.COUNT_OVERVIEW.format(question=state["question"], frame=_frame(ctx))
+    _, text, usage, findings = await ask_points(ctx, state["image_id"], prompt)
+    marker = min((text.find(m) for m in ctx.profile.answer_markers if m in text), default=len(text))
+    target = " ".join(text[:marker].split())[:300] or state["question"]
+    return {"target": target, "usage": usage, "findings": findings}
+
+
+def fan_out_tiles(state: CountState) -> list[Send] | Literal["count_cv"]:
+    """One ``count_tile`` task per tile, run concurrently."""
+    if state["method"] == "cv":
+        return "count_cv"
+    return [
+        Send(
+            "count_tile",
+            TileTask(
+                question=state["question"], target=state["target"], tile=tile, points=[], round=0
+            ),
+        )
+        for tile in state["plan"]
+    ]
+
+
+async def count_tile(task: TileTask, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Count in one tile; points go back to original pixels through the image lineage."""
+    ctx = runtime.context
+    tile = task["tile"]
+    prompt = prompts.COUNT_TILE.format(
+        question=task["question"], target=task["target"], frame=_frame(ctx)
+    )
+    points, _, usage, findings = await ask_points(ctx, tile["image_id"], prompt)
+    root = ctx.store.points_to_root(tile["image_id"], [(x, y) for x, y in points or []])
+    return {
+        "tile_counts": [TileCount(tile=tile["index"], points=[list(p) for p in root], round=0)],
+        "usage": usage,
+        "findings": findings,
+    }
+
+
+def _radius(state: CountState) -> float:
+    """How far two sightings of one object can be: under half the objects' spacing and the overlap."""
+    spacing = math.inf
+    for count in state["tile_counts"]:
+        pts = count["points"]
+        for i in range(len(pts)):
+            for j in range(i + 1, len(pts)):
+                spacing = min(spacing, math.dist(pts[i], pts[j]))
+    overlap_half = max(state["overlap"], 2) / 2
+    return min(overlap_half, 0.5 * spacing) if math.isfinite(spacing) else overlap_half
+
+
+def merge(state: CountState) -> dict[str, Any]:
+    """Merge the tile counts: an object seen by several overlapping tiles counts once."""
+    boxes = [tuple(t["box"]) for t in state["plan"]]
+    per_tile: dict[int, list[tuple[float, float]]] = {}
+    for count in state["tile_counts"]:
+        if count["round"] == 0:
+            per_tile.setdefault(count["tile"], []).extend((p[0], p[1]) for p in count["points"])
+    merged = merge_points(per_tile, boxes, _radius(state))  # type: ignore[arg-type]
+    return {
+        "points": [list(p) for p in merged],
+        "verify_round": 1,
+        "recheck": [t["index"] for t in state["plan"]],
+    }
+
+
+def _core(tile: TileInfo, overlap: int, plan: list[TileInfo]) -> tuple[float, float, float, float]:
+    """The part of a tile no other tile judges: its box shrunk by half the overlap, not at the image edge."""
+    x1, y1, x2, y2 = tile["box"]
+    xs = [t["box"][0] for t in plan] + [t["box"][2] for t in plan]
+    ys = [t["box"][1] for t in plan] + [t["box"][3] for t in plan]
+    half = overlap / 2
+    return (
+        x1 + (half if x1 > min(xs) else 0),
+        y1 + (half if y1 > min(ys) else 0),
+        x2 - (half if x2 < max(xs) else 0),
+        y2 - (half if y2 < max(ys) else 0),
+    )
+
+
+def fan_out_verify(state: CountState) -> list[Send] | Literal["settle"]:
+    """Verify tiles with the current points drawn on them as numbered marks."""
+    if state["verify_round"] > MAX_VERIFY_ROUNDS or not state["recheck"]:
+        return "settle"
+    return [
+        Send(
+            "verify_tile",
+            TileTask(
+                question=state["question"],
+                target=state["target"],
+                tile=tile,
+                points=state["points"],
+                round=state["verify_round"],
+            ),
+        )
+        for tile in state["plan"]
+        if tile["index"] in state["recheck"]
+    ]
+
+
+async def verify_tile(task: TileTask, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Ask the model to check the marks on one tile and to name what has no mark."""
+    ctx = runtime.context
+    tile = task["tile"]
+    x1, y1, x2, y2 = tile["box"]
+    inside = [(x - x1, y - y1) for x, y in task["points"] if x1 <= x <= x2 and y1 <= y <= y2]
+    image_id = tile["image_id"]
+    if inside:
+        sx, sy = ctx.store.frame_scale(image_id, ctx.profile.coord_frame, ctx.profile)
+        marked = tool_mark.fn(
+            ToolEnv(ctx.store, ctx.profile),
+            tool_mark.args_model(image=image_id, points=[[x / sx, y / sy] for x, y in inside]),
+        )
+        image_id = marked.images[0]
+    prompt = prompts.COUNT_VERIFY.format(question=task["question"], frame=_frame(ctx))
+    points, _, usage, findings = await ask_points(ctx, image_id, prompt)
+    root = ctx.store.points_to_root(image_id, [(x, y) for x, y in points or []])
+    return {
+        "tile_counts": [
+            TileCount(tile=tile["index"], points=[list(p) for p in root], round=task["round"])
+        ],
+        "usage": usage,
+        "findings": findings,
+    }
+
+
+def reconcile(state: CountState) -> dict[str, Any]:
+    """Add objects the verification found without a mark (in each tile's own core)."""
+    radius = _radius(state)
+    points = [list(p) for p in state["points"]]
+    changed: list[int] = []
+    unconfirmed: list[list[float]] = []
+    for count in state["tile_counts"]:
+        if count["round"] != state["verify_round"]:
+            continue
+        tile = state["plan"][count["tile"]]
+        core = _core(tile, state["overlap"], state["plan"])
+        seen = [
+            p for p in count["points"] if core[0] <= p[0] <= core[2] and core[1] <= p[1] <= core[3]
+        ]
+        mine = [p for p in points if core[0] <= p[0] <= core[2] and core[1] <= p[1] <= core[3]]
+        for p in seen:
+            if all(math.dist(p, q) > radius for q in points):
+                points.append(list(p))
+                changed.append(tile["index"])
+        unconfirmed += [q for q in mine if all(math.dist(p, q) > radius for p in count["points"])]
+    findings = []
+    if (unconfirmed and state["verify_round"] >= MAX_VERIFY_ROUNDS) or (
+        unconfirmed and not changed
+    ):
+        where = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in unconfirmed[:5])
+        findings.append(
+            make_finding(
+                "unconfirmed",
+                prompts.FINDING_UNCONFIRMED.format(n=len(unconfirmed), where=where),
+                "",
+                0,
+                0,
+                severity="warning",
+            )
+        )
+    return {
+        "points": sorted(points, key=lambda p: (p[1], p[0])),
+        "verify_round": state["verify_round"] + 1,
+        "recheck": sorted(set(changed)),
+        "findings": findings,
+    }
+
+
+def count_cv(state: CountState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """The classical counter (drawn discs, coins, cells); no model request."""
+    points = count_discs_cv(runtime.context.store.get(state["image_id"]).image)
+    return {
+        "points": [list(p) for p in points],
+        "verify_round": MAX_VERIFY_ROUNDS + 1,
+        "recheck": [],
+    }
+
+
+def settle(state: CountState) -> dict[str, Any]:
+    """The count, and whether every reply and mark checked out."""
+    blocking = [
+        f for f in state["findings"] if f["severity"] == "error" or f["check"] == "unconfirmed"
+    ]
+    return {"answer": len(state["points"]), "status": "unverified" if blocking else "verified"}
+
+
+def build_count_graph(
+    checkpointer: Checkpointer = None,
+) -> CompiledStateGraph[Any, Context, Any, Any]:
+    """Compile the count graph."""
+    builder = StateGraph(
+        CountState, context_schema=Context, input_schema=CountInput, output_schema=CountOutput
+    )
+    builder.add_node("intake", count_intake)
+    builder.add_node("overview", overview)
+    tile_node: Any = count_tile  # runs on a TileTask sent by fan_out_tiles
+    builder.add_node("count_tile", tile_node, input_schema=TileTask)
+    builder.add_node("count_cv", count_cv)
+    builder.add_node("merge", merge)
+    check_node: Any = verify_tile  # runs on a TileTask sent by fan_out_verify
+    builder.add_node("verify_tile", check_node, input_schema=TileTask)
+    builder.add_node("reconcile", reconcile)
+    builder.add_node("settle", settle)
+    builder.add_edge(START, "intake")
+    builder.add_edge("intake", "overview")
+    builder.add_conditional_edges("overview", fan_out_tiles, ["count_tile", "count_cv"])
+    builder.add_edge("count_tile", "merge")
+    builder.add_conditional_edges("merge", fan_out_verify, ["verify_tile", "settle"])
+    builder.add_edge("verify_tile", "reconcile")
+    builder.add_conditional_edges("reconcile", fan_out_verify, ["verify_tile", "settle"])
+    builder.add_edge("count_cv", "settle")
+    builder.add_edge("settle", END)
+    return builder.compile(checkpointer=checkpointer, name="qvq-count")
+
+
+graph = build_count_graph()
