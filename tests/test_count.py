@@ -19,7 +19,7 @@ from qvq_agent.counting import count_discs_cv, plan_tiles
 from qvq_agent.profiles import get_profile
 from qvq_agent.solver import CountResult, count
 from qvq_agent.testing import ReplayServer
-from tests.oracle import BLUE, RED, last_image, oracle
+from qvq_agent.testing.oracle import BLUE, RED, last_image, oracle
 
 CLEVR = Path(__file__).resolve().parents[2] / "shared" / "data" / "clevr"
 

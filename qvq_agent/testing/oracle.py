@@ -1,5 +1,10 @@
 """An oracle "model" for the count graph: it answers every request with the exact centres of the
-target discs in the last image it received, in that image's 0-1000 frame."""
+target discs in the last image it received, in that image's 0-1000 frame.
+
+Used with :class:`~qvq_agent.testing.ReplayServer` by the count tests and the count benchmark;
+it is what a perfect counter would answer, so the graph's tiling, merging and verification are
+tested on their own.
+"""
 
 from __future__ import annotations
 
