@@ -213,6 +213,16 @@ class ImageStore:
         )
         return self._add(record)
 
+    def crop(self, image_id: str, box: tuple[int, int, int, int], **params: Any) -> str:
+        """A new image cut from ``image_id`` at the pixel ``box``, with its lineage; its id."""
+        return self.add_image(
+            self.get(image_id).image.crop(box),
+            parent=image_id,
+            operation="crop",
+            params={"box": box, **params},
+            to_parent=np.array([[1.0, 0.0, box[0]], [0.0, 1.0, box[1]], [0.0, 0.0, 1.0]]),
+        )
+
     def _add(self, record: ImageRecord) -> str:
         with self._lock:
             image_id = self._next_id()

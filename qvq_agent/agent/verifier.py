@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-import numpy as np
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command
@@ -176,13 +175,7 @@ async def ground_claim(
         box, _ = pixel_box(env, image_id, list(claim.box))
     except ToolError:
         return [], None
-    crop = ctx.store.add_image(
-        ctx.store.get(image_id).image.crop(box),
-        parent=image_id,
-        operation="crop",
-        params={"box": box, "purpose": "grounding"},
-        to_parent=np.array([[1.0, 0.0, box[0]], [0.0, 1.0, box[1]], [0.0, 0.0, 1.0]]),
-    )
+    crop = ctx.store.crop(image_id, box, purpose="grounding")
     request = grounding_request(claim, ctx.store.data_url(crop, ctx.profile))
     with server_errors(ctx):
         reply = await chat_model(ctx).ainvoke([request])

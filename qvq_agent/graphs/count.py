@@ -13,7 +13,6 @@ import math
 import operator
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-import numpy as np
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -124,13 +123,7 @@ def count_intake(state: CountInput, runtime: Runtime[Context]) -> dict[str, Any]
         if len(plan.boxes) == 1:
             tile_id = image_id
         else:
-            tile_id = ctx.store.add_image(
-                ctx.store.get(image_id).image.crop(box),
-                parent=image_id,
-                operation="crop",
-                params={"box": box, "purpose": "tile"},
-                to_parent=np.array([[1.0, 0, box[0]], [0, 1.0, box[1]], [0, 0, 1.0]]),
-            )
+            tile_id = ctx.store.crop(image_id, box, purpose="tile")
         tiles.append(TileInfo(index=index, image_id=tile_id, box=list(box)))
     return {
         "image_id": image_id,

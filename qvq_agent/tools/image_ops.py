@@ -161,14 +161,7 @@ def _result(env: ToolEnv, what: str, image_id: str) -> ToolResult:
 def tool_crop(env: ToolEnv, args: BoxArgs) -> ToolResult:
     """Cut out a region of an image to look at it closely; returns the region as a new image."""
     box, note = pixel_box(env, args.image, args.bbox)
-    region = env.store.get(args.image).image.crop(box)
-    new_id = env.store.add_image(
-        region,
-        parent=args.image,
-        operation="crop",
-        params={"box": box},
-        to_parent=_translate(box[0], box[1]),
-    )
+    new_id = env.store.crop(args.image, box)
     return _result(env, f"Cropped {args.image} at {_fmt(args.bbox)}{note}", new_id)
 
 
