@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from qvq_agent.agent import prompts
@@ -190,21 +191,16 @@ def check_choice(trace: TraceInput) -> list[Finding]:
     final = _final(trace)
     if final is None or not trace.choices:
         return []
-    matches = [
-        chr(ord("A") + i)
-        for i, c in enumerate(trace.choices)
-        if equivalent(final[0], re.sub(r"^\(?[A-H]\)?[.):：]\s*", "", c), choices=trace.choices)
-        or equivalent(final[0], c, choices=trace.choices)
-    ]
-    if len(set(matches)) == 1:
+    matches = matching_choices(final[0], trace.choices)
+    if len(matches) == 1:
         return []
     return [
         make_finding(
             "choice",
             prompts.FINDING_CHOICE.format(
                 answer=final[0],
-                n=len(set(matches)),
-                letters=", ".join(sorted(set(matches))) or "none",
+                n=len(matches),
+                letters=", ".join(sorted(matches)) or "none",
             ),
             trace.text,
             final[1],
@@ -213,13 +209,19 @@ def check_choice(trace: TraceInput) -> list[Finding]:
     ]
 
 
+def matching_choices(answer: str, choices: Sequence[str]) -> set[str]:
+    """Letters of the choices the answer is equivalent to (by letter, text or value)."""
+    return {
+        chr(ord("A") + i)
+        for i, choice in enumerate(choices)
+        if equivalent(answer, re.sub(r"^\(?[A-H]\)?[.):：]\s*", "", choice), choices=choices)
+        or equivalent(answer, choice, choices=choices)
+    }
+
+
 def choice_letter(answer: str | None, choices: list[str]) -> str | None:
     """The one choice letter the answer names, if exactly one."""
     if answer is None or not choices:
         return None
-    matches = {
-        chr(ord("A") + i)
-        for i, c in enumerate(choices)
-        if equivalent(answer, re.sub(r"^\(?[A-H]\)?[.):：]\s*", "", c), choices=choices)
-    }
+    matches = matching_choices(answer, choices)
     return matches.pop() if len(matches) == 1 else None
