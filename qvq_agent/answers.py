@@ -209,18 +209,6 @@ def _strip(text: str) -> str:
     return answer.strip().rstrip(".")
 
 
-def _latex_to_math(text: str) -> str:
-    out = text
-    for _ in range(4):  # nested \frac{\sqrt{2}}{5}
-        out = re.sub(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"((\1)/(\2))", out)
-        out = re.sub(r"\\sqrt\s*\[([^\]]*)\]\s*\{([^{}]*)\}", r"root(\2, \1)", out)
-        out = re.sub(r"\\sqrt\s*\{([^{}]*)\}", r"sqrt(\1)", out)
-    out = re.sub(r"\\sqrt\s*(\d+)", r"sqrt(\1)", out)
-    out = out.replace("\\pi", " pi ").replace("\\cdot", "*").replace("\\times", "*")
-    out = out.replace("\\div", "/").replace("{", "(").replace("}", ")").replace("$", "")
-    return re.sub(r"\\([a-z]+)", r"\1", out)
-
-
 def parse_answer(text: str, choices: Sequence[str] = ()) -> ParsedAnswer:
     """Read an answer: a choice letter, a number (with unit, %, °), an expression, or text."""
     from qvq_agent.tools import safe_math
@@ -243,13 +231,12 @@ def parse_answer(text: str, choices: Sequence[str] = ()) -> ParsedAnswer:
     unit = None
     suffix = _UNIT_SUFFIX.search(body)
     if suffix and re.search(r"[\d)}]\s*$", body[: suffix.start()]):
-        unit = _UNIT_WORDS.get(suffix.group(1).replace("^2", "^2"))
+        unit = _UNIT_WORDS.get(suffix.group(1))
         body = body[: suffix.start()]
-    expression = (
-        _latex_to_math(body).replace(",", "")
-        if re.search(r"\d,\d{3}", body)
-        else _latex_to_math(body)
-    )
+    expression = safe_math.latex_to_math(body)
+    expression = re.sub(r"\\([a-z]+)", r"\1", expression)  # any other command: its name
+    if re.search(r"\d,\d{3}", body):
+        expression = expression.replace(",", "")
     expression = (
         expression.replace("^", "**").replace("×", "*").replace("−", "-").replace("√", "sqrt")
     )

@@ -27,12 +27,7 @@ _UNITS = (
     r"meters?|metres?|degrees?|deg|N|J|W|V|A|Hz|Pa|kPa|L|ml|mL|kWh|m/s|km/h|units?|cm\^?[23²³]|"
     r"m\^?[23²³]|dollars?|yuan|元|个|米|厘米|度)\b"
 )
-_LATEX = [
-    (re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}"), r"((\1)/(\2))"),
-    (re.compile(r"\\sqrt\{([^{}]*)\}"), r"sqrt(\1)"),
-    (re.compile(r"\\(?:times|cdot)"), "*"),
-    (re.compile(r"\\div"), "/"),
-    (re.compile(r"\\pi"), "pi"),
+_LATEX_NOISE = [
     (re.compile(r"\\(?:left|right)"), ""),
     (re.compile(r"\\[,;!: ]|\\text\{[^}]*\}|\\mathrm\{[^}]*\}|\^\{?\\circ\}?"), " "),
 ]
@@ -65,9 +60,9 @@ def normalise(text: str, *, strip_units: bool = True) -> str:
     variable there, not watts).
     """
     out = text
-    for pattern, replacement in _LATEX:
+    for pattern, replacement in _LATEX_NOISE:  # spacing, \left, units in \text{}, degrees
         out = pattern.sub(replacement, out)
-    out = out.replace("{", "(").replace("}", ")").replace("$", " ")
+    out = safe_math.latex_to_math(out)
     out = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", out)  # thousands separators
     if strip_units:
         out = re.sub(_UNITS, " ", out)
