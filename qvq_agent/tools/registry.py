@@ -147,20 +147,6 @@ class ToolRegistry:
             for t in self._tools.values()
         )
 
-    def openai_tools(self) -> list[dict[str, Any]]:
-        """The tools in OpenAI's ``tools`` format, for servers with native tool calls."""
-        return [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.schema(),
-                },
-            }
-            for t in self._tools.values()
-        ]
-
 
 def default_registry() -> ToolRegistry:
     """A registry with every built-in tool (crop, zoom, rotate, enhance, grid, mark, calculate, solve)."""

@@ -15,13 +15,13 @@ import io
 import math
 import re
 import tokenize
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sympy as sp
 from sympy.physics import units as u
-from sympy.physics.units.systems.si import SI, dimsys_SI
+from sympy.physics.units.systems.si import SI
 
 MAX_CHARS = 2000
 MAX_DEPTH = 50
@@ -410,18 +410,6 @@ def check_dimensions(expr: Any) -> None:
         raise MathError(f"units do not match: {exc}") from None
     except TypeError:
         return
-
-
-def dimension_of(expr: Any) -> dict[Any, Any]:
-    """The SI base dimensions of an expression (empty for a pure number)."""
-    _, dim = SI._collect_factor_and_dimension(expr)
-    deps: dict[Any, Any] = dimsys_SI.get_dimensional_dependencies(dim)
-    return deps
-
-
-def names_in(nodes: Iterable[ast.expr]) -> set[str]:
-    """Every name used in the given trees."""
-    return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 _LETTER_RUN = re.compile(r"[A-Za-z]+")
