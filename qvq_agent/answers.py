@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-DEFAULT_MARKERS = ("**Final Answer**", "**答案**", "\\boxed{", "<answer>")
+from qvq_agent.profiles import DEFAULT_MARKERS
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The ``qvq-agent`` command line: a thin typer + rich layer over the library.
 
 Errors a user can cause (a missing image, an unreachable server, a bad flag) print one line and
-exit non-zero, never a traceback.
+exit non-zero, never a traceback. Only typer and rich are imported to parse arguments; each
+command imports the library parts it needs, so ``--help`` starts fast. Text written by the model
+or read from a file is printed escaped (it is never read as rich markup).
 """
 
 from __future__ import annotations
@@ -9,17 +11,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from qvq_agent.images import ImageLoadError, ImageStore
-from qvq_agent.profiles import UnknownProfileError, resolve_profile
-from qvq_agent.settings import Settings
-from qvq_agent.solver import Event, SolveResult, solve
-from qvq_agent.tools import ToolEnv, default_registry
+if TYPE_CHECKING:
+    from qvq_agent.results import CountResult, SolveResult
+    from qvq_agent.settings import RunSettings
 
 app = typer.Typer(
     name="qvq-agent",
@@ -32,18 +32,43 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+# ---- The server and budget options, declared once and shared by every command that runs a model.
+BaseUrl = Annotated[
+    str | None, typer.Option(help="OpenAI-compatible endpoint [env QVQ_AGENT_BASE_URL].")
+]
+Model = Annotated[str | None, typer.Option(help="Model name on the server [env QVQ_AGENT_MODEL].")]
+ApiKey = Annotated[str | None, typer.Option(help="API key of the server [env QVQ_AGENT_API_KEY].")]
+Profile = Annotated[
+    str | None,
+    typer.Option(help="qvq, qvq-max, qwen2-vl, qwen2.5-vl, openai [env QVQ_AGENT_PROFILE]."),
+]
+MaxSteps = Annotated[int | None, typer.Option(min=1, help="Model requests per run.")]
+MaxRevisions = Annotated[int | None, typer.Option(min=0, help="Verifier critiques per run.")]
+ExtraBody = Annotated[str | None, typer.Option(help="JSON merged into every request body.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing live.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the answer.")]
+
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: message`` on stderr and exit."""
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
-def _settings(**flags: Any) -> Settings:
+def run_settings(extra_body: str | None = None, **flags: Any) -> RunSettings:
+    """Settings from the environment with the given flags on top (``None`` = not given)."""
+    from pydantic import ValidationError
+
+    from qvq_agent.settings import Settings
+
+    body = _json_arg(extra_body, "--extra-body") or None
     try:
-        return Settings().with_overrides(**flags)
-    except ValueError as exc:
-        fail(f"bad setting: {exc}")
+        return Settings().with_overrides(**flags, extra_body=body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        fail(f"bad setting: {problems}")
 
 
 def _json_arg(text: str | None, what: str) -> dict[str, Any]:
@@ -51,7 +76,7 @@ def _json_arg(text: str | None, what: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         fail(f"{what} is not valid JSON: {exc}")
     if not isinstance(value, dict):
         fail(f"{what} must be a JSON object")
@@ -61,7 +86,7 @@ def _json_arg(text: str | None, what: str) -> dict[str, Any]:
 class _LivePrinter:
     """Prints the reasoning as it streams, tool calls and verdicts as they happen."""
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "token":
             out.out(event["text"], end="")
@@ -69,18 +94,21 @@ class _LivePrinter:
             out.print(f"\n[dim]── step {event['step']} ──[/]")
         elif kind == "tool":
             mark = "[green]ok[/]" if event["ok"] else "[red]refused[/]"
-            out.print(f"\n[cyan]tool {event['name']}[/] {mark}: {event['text']}")
+            out.print(
+                f"\n[cyan]tool {escape(str(event['name']))}[/] {mark}: {escape(event['text'])}"
+            )
         elif kind == "cancelled":
             out.print("\n[yellow]… stopped: the reply started looping[/]")
         elif kind == "verdict":
             found = ", ".join(event["findings"]) or "no findings"
-            out.print(f"\n[magenta]verifier: {event['verdict']}[/] ({found})")
+            out.print(f"\n[magenta]verifier: {event['verdict']}[/] ({escape(found)})")
 
 
 def _print_summary(result: SolveResult) -> None:
     colour = {"verified": "green", "unverified": "yellow", "error": "red"}[result.status]
     out.print()
-    out.print(f"[bold]Answer:[/] {result.answer if result.answer is not None else '(none)'}")
+    answer = escape(result.answer) if result.answer is not None else "(none)"
+    out.print(f"[bold]Answer:[/] {answer}")
     usage = result.usage
     out.print(
         f"[{colour}]{result.status}[/] · {result.steps} steps · {result.revisions} revisions · "
@@ -88,7 +116,15 @@ def _print_summary(result: SolveResult) -> None:
         f"{usage['completion_tokens']} completion tokens"
     )
     for finding in result.findings:
-        out.print(f"  [yellow]{finding['check']}[/]: {finding['message']}")
+        out.print(f"  [yellow]{finding['check']}[/]: {escape(finding['message'])}")
+
+
+def _finish(result: SolveResult | CountResult, as_json: bool) -> None:
+    """Exit 1 (after the JSON, which is always printed) when the run ended in an error."""
+    if result.status == "error":
+        if not as_json:
+            fail(str(result.error), code=1)
+        raise typer.Exit(1)
 
 
 @app.command("solve")
@@ -98,54 +134,67 @@ def solve_command(
     images: Annotated[
         list[Path] | None, typer.Option("--image", help="More images (img1, ...).")
     ] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name on the server.")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key of the server.")] = None,
-    profile: Annotated[
-        str | None, typer.Option(help="qvq, qwen2-vl, qwen2.5-vl, qvq-max, openai.")
-    ] = None,
-    max_steps: Annotated[int | None, typer.Option(min=1, help="Model requests per run.")] = None,
-    max_revisions: Annotated[int | None, typer.Option(min=0, help="Verifier critiques.")] = None,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key: ApiKey = None,
+    profile: Profile = None,
+    max_steps: MaxSteps = None,
+    max_revisions: MaxRevisions = None,
     choices: Annotated[
         list[str] | None, typer.Option("--choices", help="Multiple-choice options.")
     ] = None,
-    extra_body: Annotated[
-        str | None, typer.Option(help="JSON merged into every request body.")
-    ] = None,
+    extra_body: ExtraBody = None,
     graph: Annotated[
         str,
         typer.Option(help="solve (general), physics (givens, equations, answer checks) or count."),
     ] = "solve",
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object, nothing live.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the answer.")] = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
 ) -> None:
     """Answer a question about an image, looking again with tools and checking the reasoning."""
-    settings = _settings(
+    if graph not in ("solve", "physics", "count"):
+        fail(f"unknown graph {graph!r}; graphs: solve, physics, count")
+    if graph == "count":
+        given = {
+            "--image": images,
+            "--choices": choices,
+            "--max-steps": max_steps,
+            "--max-revisions": max_revisions,
+        }
+        refused = [flag for flag, value in given.items() if value]
+        if refused:
+            fail(
+                f"{', '.join(refused)} do(es) not apply to --graph count (one image; requests "
+                "follow the tiles); use `qvq-agent count` for --tiles and --method"
+            )
+        _count(
+            image,
+            question,
+            None,
+            "vlm",
+            as_json,
+            quiet,
+            base_url=base_url,
+            model=model,
+            api_key=api_key,
+            profile=profile,
+            extra_body=extra_body,
+        )
+        return
+    settings = run_settings(
+        extra_body,
         base_url=base_url,
         model=model,
         api_key=api_key,
         profile=profile,
         max_steps=max_steps,
         max_revisions=max_revisions,
-        extra_body=_json_arg(extra_body, "--extra-body") or None,
     )
-    if graph not in ("solve", "physics", "count"):
-        fail(f"unknown graph {graph!r}; graphs: solve, physics, count")
-    if graph == "count":
-        count_command(
-            image,
-            question,
-            base_url=base_url,
-            model=model,
-            api_key=api_key,
-            profile=profile,
-            as_json=as_json,
-        )
-        return
+    from qvq_agent.images import ImageLoadError
+    from qvq_agent.profiles import UnknownProfileError
+    from qvq_agent.solver import solve
+
     try:
-        resolve_profile(settings.model, settings.profile)
         result = solve(
             [image, *(images or [])],
             question,
@@ -154,9 +203,7 @@ def solve_command(
             on_event=None if (as_json or quiet) else _LivePrinter(),
             graph="physics" if graph == "physics" else "solve",
         )
-    except (ImageLoadError, UnknownProfileError) as exc:
-        fail(str(exc))
-    except ValueError as exc:
+    except (ImageLoadError, UnknownProfileError, ValueError) as exc:
         fail(str(exc))
     if as_json:
         out.out(json.dumps(result.to_json(), ensure_ascii=False))
@@ -165,10 +212,7 @@ def solve_command(
             out.out(result.answer)
     elif result.status != "error" or result.steps:
         _print_summary(result)
-    if result.status == "error":
-        if not as_json:
-            fail(str(result.error), code=1)
-        raise typer.Exit(1)
+    _finish(result, as_json)
 
 
 @app.command("tool")
@@ -199,43 +243,25 @@ def tool_command(
     ] = False,
 ) -> None:
     """Run one tool by hand, exactly as the model would call it."""
-    registry = default_registry()
-    try:
-        model_profile = resolve_profile("", profile)
-    except UnknownProfileError as exc:
-        fail(str(exc))
-    store = ImageStore()
-    try:
-        for path in images or []:
-            store.add_file(path)
-    except ImageLoadError as exc:
-        fail(str(exc))
+    from qvq_agent.images import ImageLoadError
+    from qvq_agent.profiles import UnknownProfileError
+    from qvq_agent.tools import run_tool
+
     arguments = _json_arg(args_json, "ARGS_JSON")
-    tool = registry.get(name)
-    if tool is None:
-        payload: dict[str, Any] = {
-            "ok": False,
-            "images": [],
-            "text": f"no tool named {name!r}; tools: {', '.join(registry.names)}",
-        }
-    else:
-        result = tool.run(ToolEnv(store, model_profile), arguments)
-        written = []
-        if result.images:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            for image_id in result.images:
-                path = out_dir / f"{image_id}.png"
-                store.get(image_id).image.save(path)
-                written.append(str(path))
-        payload = {"ok": result.ok, "text": result.text, "images": written}
+    try:
+        run = run_tool(name, arguments, images=images or (), profile=profile, out_dir=out_dir)
+    except (ImageLoadError, UnknownProfileError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"--out {out_dir}: cannot write there ({exc.strerror or exc})")
     if as_json:
-        out.out(json.dumps(payload, ensure_ascii=False))
+        out.out(json.dumps(run.to_json(), ensure_ascii=False))
     else:
-        style = "green" if payload["ok"] else "red"
-        out.print(f"[{style}]{'ok' if payload['ok'] else 'refused'}[/]: {payload['text']}")
-        for path in payload["images"]:
-            out.print(f"  wrote {path}")
-    if not payload["ok"]:
+        style = "green" if run.ok else "red"
+        out.print(f"[{style}]{'ok' if run.ok else 'refused'}[/]: {escape(run.text)}")
+        for path in run.images:
+            out.print(f"  wrote {escape(path)}")
+    if not run.ok:
         raise typer.Exit(1)
 
 
@@ -248,33 +274,77 @@ def count_command(
         str,
         typer.Option(help="vlm (the model, tiles + verification) or cv (OpenCV, simple scenes)."),
     ] = "vlm",
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name on the server.")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key of the server.")] = None,
-    profile: Annotated[str | None, typer.Option(help="Model profile.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key: ApiKey = None,
+    profile: Profile = None,
+    extra_body: ExtraBody = None,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
 ) -> None:
     """Count objects: the whole image, then overlapping tiles in parallel, then every count checked."""
+    from qvq_agent.counting import parse_tiling
+
+    try:
+        tiling = parse_tiling(tiles)
+    except ValueError as exc:
+        fail(f"--tiles: {exc}")
+    if method not in ("vlm", "cv"):
+        fail(f"--method must be vlm or cv, not {method!r}")
+    _count(
+        image,
+        question,
+        tiling,
+        method,
+        as_json,
+        quiet,
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+        profile=profile,
+        extra_body=extra_body,
+    )
+
+
+def _count(
+    image: Path,
+    question: str,
+    tiling: tuple[int, int] | None,
+    method: str,
+    as_json: bool,
+    quiet: bool,
+    *,
+    extra_body: str | None,
+    **server: str | None,
+) -> None:
+    settings = run_settings(extra_body, **server)
+    from qvq_agent.images import ImageLoadError
+    from qvq_agent.profiles import UnknownProfileError
     from qvq_agent.solver import count
 
-    settings = _settings(base_url=base_url, model=model, api_key=api_key, profile=profile)
     try:
-        resolve_profile(settings.model, settings.profile)
-        result = count(image, question, settings=settings, tiles=tiles, method=method)
+        result = count(
+            image,
+            question,
+            settings=settings,
+            tiles=tiling,
+            method="cv" if method == "cv" else "vlm",
+        )
     except (ImageLoadError, UnknownProfileError, ValueError) as exc:
         fail(str(exc))
     if as_json:
         out.out(json.dumps(result.to_json(), ensure_ascii=False))
+    elif quiet:
+        if result.answer is not None:
+            out.out(str(result.answer))
     else:
         out.print(
-            f"[bold]Count:[/] {result.answer} · {result.status} · {result.tiles} tiles · {result.requests} requests"
+            f"[bold]Count:[/] {result.answer} · {result.status} · {result.tiles} tiles · "
+            f"{result.requests} requests"
         )
         for finding in result.findings:
-            out.print(f"  [yellow]{finding['check']}[/]: {finding['message']}")
-    if result.status == "error":
-        if not as_json:
-            fail(str(result.error), code=1)
-        raise typer.Exit(1)
+            out.print(f"  [yellow]{finding['check']}[/]: {escape(finding['message'])}")
+    _finish(result, as_json)
 
 
 @app.command("verify")
@@ -305,7 +375,7 @@ def verify_command(
         for item in read_traces(file, question):
             if isinstance(item, TraceFileError):
                 bad += 1
-                err.print(f"[bold red]error:[/] {item}")
+                err.print(f"[bold red]error:[/] {escape(str(item))}")
                 continue
             result = verify_trace(item, chosen)
             if as_json:
@@ -322,7 +392,10 @@ def _print_verdict(result: Any) -> None:
     from rich.text import Text
 
     colour = "green" if result.verdict == "pass" else "yellow"
-    out.print(f"[bold]{result.id}[/] [{colour}]{result.verdict}[/] · answer: {result.answer}")
+    out.print(
+        f"[bold]{escape(result.id)}[/] [{colour}]{result.verdict}[/] · answer: "
+        f"{escape(str(result.answer))}"
+    )
     for finding in result.findings:
         start, end = finding["start"], finding["end"]
         left, right = max(0, start - 60), min(len(result.trace), end + 60)
@@ -333,34 +406,39 @@ def _print_verdict(result: Any) -> None:
         )
         offset = 1 if left else 0
         excerpt.stylize("bold reverse red", start - left + offset, min(end, right) - left + offset)
-        out.print(f"  [yellow]{finding['check']}[/] [{start}:{end}] {finding['message']}")
+        out.print(f"  [yellow]{finding['check']}[/] [{start}:{end}] {escape(finding['message'])}")
         out.print(Text("    ").append(excerpt))
 
 
 @app.command("doctor")
 def doctor_command(
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name on the server.")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key of the server.")] = None,
-    profile: Annotated[str | None, typer.Option(help="Profile the agent will use.")] = None,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key: ApiKey = None,
+    profile: Profile = None,
 ) -> None:
     """Check a model server the way the agent uses it; a fix for every failure."""
-    from qvq_agent.doctor import Doctor
+    from rich.table import Table
 
-    settings = _settings(base_url=base_url, model=model, api_key=api_key, profile=profile)
+    from qvq_agent.doctor import Doctor
+    from qvq_agent.profiles import UnknownProfileError, resolve_profile
+
+    settings = run_settings(base_url=base_url, model=model, api_key=api_key, profile=profile)
     try:
         model_profile = resolve_profile(settings.model, settings.profile)
     except UnknownProfileError as exc:
         fail(str(exc))
     results = Doctor(settings.base_url, settings.model, model_profile, settings.api_key).run()
-    table = Table("check", "result", "detail", title=f"{settings.base_url} · {settings.model}")
+    table = Table(
+        "check", "result", "detail", title=escape(f"{settings.base_url} · {settings.model}")
+    )
     colours = {"pass": "green", "fail": "red", "skip": "yellow"}
     for r in results:
-        table.add_row(r.name, f"[{colours[r.outcome]}]{r.outcome}[/]", r.detail)
+        table.add_row(r.name, f"[{colours[r.outcome]}]{r.outcome}[/]", escape(r.detail))
     out.print(table)
     for r in results:
         if r.fix:
-            out.print(f"[red]fix[/] {r.name}: {r.fix}", markup=True, highlight=False)
+            out.print(f"[red]fix[/] {r.name}: {escape(r.fix)}")
     if any(r.outcome == "fail" for r in results):
         raise typer.Exit(1)
 
@@ -373,57 +451,72 @@ def serve_command(
     ] = None,
     gpus: Annotated[int, typer.Option(min=1, help="GPUs for tensor parallelism.")] = 4,
     max_model_len: Annotated[int, typer.Option(help="Context length.")] = 32768,
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     print_only: Annotated[bool, typer.Option("--print", help="Only print the command.")] = False,
     tiny: Annotated[
         bool,
         typer.Option(
-            "--tiny", help="Serve a tiny random-weight Qwen2-VL on the CPU (random answers)."
+            "--tiny",
+            help="Serve a tiny random-weight Qwen2-VL on the CPU (random answers; needs a "
+            "source checkout: it is built by the tests' tooling).",
         ),
     ] = False,
 ) -> None:
     """Print (or run) the vLLM command that serves a model the way the agent needs it."""
     import os
+    import shlex
     import shutil
 
-    from qvq_agent.serving import vllm_command, vllm_flags
+    from qvq_agent.profiles import UnknownProfileError, get_profile
+    from qvq_agent.serving import tiny_server_command, vllm_command, vllm_flags
     from qvq_agent.settings import DEFAULT_MODEL
 
     if tiny:
-        from qvq_agent.testing import vllm_cpu
-
+        tiny_command = tiny_server_command(port)
+        if tiny_command is None:
+            fail(
+                "--tiny needs a source checkout of qvq-agent (it builds the CPU vLLM "
+                "environment with tests/support/vllm_cpu.py): git clone the project, "
+                "pip install -e '.[dev]', then run qvq-agent serve --tiny there"
+            )
+        command, root = tiny_command
         if print_only:
-            out.print("python -m qvq_agent.testing.vllm_cpu serve " + str(port))
+            out.out(f"cd {shlex.quote(str(root))} && {shlex.join(command)}")
             return
         out.print(
             "[yellow]The tiny model has random weights: its answers are random text. It is for "
             "trying the plumbing (images, tools, streaming) without a GPU.[/]"
         )
-        raise typer.Exit(vllm_cpu.main(["serve", str(port)]))
+        import subprocess
+
+        raise typer.Exit(subprocess.call(command, cwd=root))
     try:
-        model_profile = resolve_profile("", profile)
+        model_profile = get_profile(profile)
     except UnknownProfileError as exc:
         fail(str(exc))
     name = model or DEFAULT_MODEL
-    command = vllm_command(model_profile, name, gpus=gpus, max_model_len=max_model_len, port=port)
-    out.out(command)
+    command_line = vllm_command(
+        model_profile, name, gpus=gpus, max_model_len=max_model_len, port=port
+    )
+    out.out(command_line)
     if print_only or shutil.which("vllm") is None:
         for flag in vllm_flags(model_profile, gpus=gpus, max_model_len=max_model_len, port=port):
-            out.print(f"  [cyan]{flag.flag} {flag.value or ''}[/]: {flag.why}")
+            out.print(f"  [cyan]{escape(flag.flag)} {escape(flag.value or '')}[/]: {flag.why}")
         if not print_only:
             out.print(
-                "[yellow]vllm is not installed here: pip install 'qvq-agent[serve]' on the GPU machine.[/]"
+                "[yellow]vllm is not installed here: pip install 'qvq-agent[serve]' on the GPU "
+                "machine.[/]"
             )
         return
-    import shlex
-
-    args = shlex.split(command)
+    args = shlex.split(command_line)
     os.execvp(args[0], args)
 
 
 @app.command("profiles")
 def profiles_command() -> None:
     """List the model profiles."""
+    from rich.table import Table
+
     from qvq_agent.profiles import PROFILES
 
     table = Table("profile", "frame", "max pixels", "tool protocol", "reasoning in")

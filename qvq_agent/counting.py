@@ -1,5 +1,5 @@
-"""Counting helpers: tiles from the pixel budget, merging points across overlapping tiles, and a
-classical OpenCV counter for simple scenes.
+"""Counting geometry: tiles from the pixel budget, merging points across overlapping tiles, each
+tile's own core, and a classical OpenCV counter for simple scenes.
 
 Pure functions over pixel coordinates; the count graph (``graphs/count.py``) calls them.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -18,6 +19,8 @@ from PIL import Image
 from qvq_agent.profiles import ModelProfile
 
 MAX_TILES = 48
+MAX_TILE_SIDE = 12
+"""A forced tiling has at most this many rows and columns."""
 OVERLAP_SHARE = 0.15
 MIN_OVERLAP_PX = 48
 
@@ -63,6 +66,57 @@ def plan_tiles(
             y2 = min(height, round((r + 1) * tile_h + overlap / 2))
             boxes.append((x1, y1, x2, y2))
     return TilePlan(rows, cols, boxes, overlap)
+
+
+def parse_tiling(text: str) -> tuple[int, int] | None:
+    """``auto`` (or empty) -> ``None``; ``RxC`` (like ``3x4``) -> ``(3, 4)``.
+
+    Raises:
+        ValueError: anything else, or rows/columns outside 1 to :data:`MAX_TILE_SIDE`.
+    """
+    if text.strip().lower() in ("", "auto"):
+        return None
+    try:
+        rows, cols = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"the tiling must be auto or RxC (like 3x4), not {text!r}") from None
+    if not (1 <= rows <= MAX_TILE_SIDE and 1 <= cols <= MAX_TILE_SIDE):
+        raise ValueError(f"the tiling's rows and columns must be between 1 and {MAX_TILE_SIDE}")
+    return rows, cols
+
+
+def match_radius(point_sets: Sequence[Sequence[Sequence[float]]], overlap: int) -> float:
+    """How far apart two sightings of one object may be: under half the smallest spacing of the
+    objects seen in any one set, and under half the tiles' overlap."""
+    spacing = math.inf
+    for pts in point_sets:
+        for i in range(len(pts)):
+            for j in range(i + 1, len(pts)):
+                spacing = min(spacing, math.dist(pts[i], pts[j]))
+    overlap_half = max(overlap, 2) / 2
+    return min(overlap_half, 0.5 * spacing) if math.isfinite(spacing) else overlap_half
+
+
+def tile_core(
+    box: Sequence[int], overlap: int, boxes: Sequence[Sequence[int]]
+) -> tuple[float, float, float, float]:
+    """The part of a tile no other tile judges: its box shrunk by half the overlap on every side
+    that is not the image's edge."""
+    x1, y1, x2, y2 = box
+    xs = [b[0] for b in boxes] + [b[2] for b in boxes]
+    ys = [b[1] for b in boxes] + [b[3] for b in boxes]
+    half = overlap / 2
+    return (
+        x1 + (half if x1 > min(xs) else 0),
+        y1 + (half if y1 > min(ys) else 0),
+        x2 - (half if x2 < max(xs) else 0),
+        y2 - (half if y2 < max(ys) else 0),
+    )
+
+
+def in_box(point: Sequence[float], box: Sequence[float]) -> bool:
+    """True when ``point`` lies in ``box`` (edges included)."""
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
 
 _POINTS = re.compile(r"\[\s*\[.*?\]\s*\]|\[\s*\]", re.DOTALL)

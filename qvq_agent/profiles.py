@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from qvq_agent.agent import prompts
-from qvq_agent.answers import DEFAULT_MARKERS
+from qvq_agent import prompts
 
 CoordFrame = Literal["norm1000", "pixels", "norm1"]
 ToolProtocol = Literal["text", "native"]
 ReasoningField = Literal["content", "reasoning_content"]
+
+DEFAULT_MARKERS = ("**Final Answer**", "**答案**", "\\boxed{", "<answer>")
+"""How final answers are marked unless a profile says otherwise, most specific first."""
 
 TOOL_CALL_STOP = "</tool_call>"
 PATCH_FACTOR = 28

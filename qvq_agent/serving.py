@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 from qvq_agent.profiles import ModelProfile
 from qvq_agent.settings import DEFAULT_MODEL
@@ -72,3 +73,15 @@ def vllm_command(
         if flag.value is not None:
             parts.append(flag.value)
     return shlex.join(parts)
+
+
+def tiny_server_command(port: int = 8000) -> tuple[list[str], Path] | None:
+    """The command (and the folder to run it in) that builds and serves the tiny random-weight
+    Qwen2-VL on the CPU, or ``None`` outside a source checkout (the builder is test tooling
+    under ``tests/support``)."""
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "tests" / "support" / "vllm_cpu.py").is_file():
+        return None
+    return [sys.executable, "-m", "tests.support.vllm_cpu", "serve", str(port)], root

@@ -1,34 +1,36 @@
-"""Settings read from the environment (prefix ``QVQ_AGENT_``) and overridden by CLI flags.
+"""Every run setting, declared once: :class:`RunSettings` (names, types, bounds, defaults,
+descriptions) and :class:`Settings`, the same fields read from the environment (``QVQ_AGENT_*``).
 
-This is the only place that reads ``os.environ``; nodes get their settings through the
-graph's :class:`~qvq_agent.agent.context.Context`.
+This is the only place that reads ``os.environ``; nodes get their settings through the graph's
+:class:`~qvq_agent.agent.context.Context`, which holds a :class:`RunSettings`. The CLI's flags
+take their help text from the descriptions here.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 DEFAULT_MODEL = "Qwen/QVQ-72B-Preview"
 
 
-class Settings(BaseSettings):
-    """Where the model is served and how a run is bounded.
+class RunSettings(BaseModel):
+    """Where the model is served and how a run is bounded (no environment is read here)."""
 
-    Precedence: explicit arguments (CLI flags) > environment (``QVQ_AGENT_*``) > defaults.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="QVQ_AGENT_", extra="ignore")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_url: str = Field(DEFAULT_BASE_URL, description="OpenAI-compatible endpoint (vLLM).")
     model: str = Field(DEFAULT_MODEL, description="Model name as the server lists it.")
     api_key: str = Field("EMPTY", description="API key; vLLM accepts any unless started with one.")
-    profile: str | None = Field(None, description="Model profile; picked from the model name.")
-    max_steps: int = Field(12, ge=1, description="Model calls per run, revisions included.")
+    profile: str | None = Field(
+        None,
+        description="Model profile (qvq, qvq-max, qwen2-vl, qwen2.5-vl, openai); "
+        "picked from the model name when not given.",
+    )
+    max_steps: int = Field(12, ge=1, description="Model requests per run, revisions included.")
     max_revisions: int = Field(2, ge=0, description="Verifier critiques before giving up.")
     max_tokens: int | None = Field(
         None, ge=1, description="Completion tokens per request (default: the profile's)."
@@ -42,11 +44,23 @@ class Settings(BaseSettings):
     temperature: float | None = Field(None, description="Sampling temperature (default: profile).")
     extra_body: dict[str, Any] = Field(
         default_factory=dict,
-        description="Passed through in every request body (vLLM: structured_outputs, ...).",
+        description="JSON merged into every request body (vLLM: structured_outputs, ...).",
     )
-    data_dir: Path = Field(Path(".qvq-agent"), description="Where runs and checkpoints go.")
 
-    def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with the given fields replaced; ``None`` values are ignored."""
+    def with_overrides(self, **overrides: Any) -> RunSettings:
+        """A copy with the given fields replaced (validated); ``None`` values are ignored.
+
+        Raises:
+            pydantic.ValidationError: a value out of its bounds, or a field that does not exist.
+        """
         given = {k: v for k, v in overrides.items() if v is not None}
-        return type(self)(**{**self.model_dump(), **given})
+        return RunSettings.model_validate({**self.model_dump(), **given})
+
+
+class Settings(BaseSettings, RunSettings):
+    """:class:`RunSettings` read from the environment.
+
+    Precedence: explicit arguments (CLI flags) > environment (``QVQ_AGENT_*``) > defaults.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="QVQ_AGENT_", extra="ignore", frozen=True)

@@ -1,9 +1,9 @@
-"""``solve()`` and ``asolve()``: run the solve graph on images and a question.
+"""``solve()``, ``asolve()``, ``count()`` and ``acount()``: run a graph on images and a question.
 
-They build the run's :class:`~qvq_agent.agent.context.Context` from :class:`Settings` (or take
-one), stream the graph, hand live events (tokens, tool calls, verdicts) to a callback, and
-return a :class:`SolveResult`. A failure of the model server ends the run with status
-``error`` and keeps what was done before it.
+They build the run's :class:`~qvq_agent.agent.context.Context` from settings (or take one),
+stream the graph, hand live events (tokens, tool calls, verdicts) to a callback, and return the
+graph's result type. A failure of the model server ends the run with status ``error`` and keeps
+what was done before it.
 """
 
 from __future__ import annotations
@@ -11,146 +11,65 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import Checkpointer, StreamMode
+from langgraph.types import StreamMode
 
-from qvq_agent.agent.checks import Finding
-from qvq_agent.agent.checks.base import Given
 from qvq_agent.agent.context import Context
+from qvq_agent.agent.intake import user_images
 from qvq_agent.agent.llm import ModelServerError, build_chat_model
-from qvq_agent.agent.state import Status, ToolCallRecord, Usage
+from qvq_agent.graphs import count as count_graph
+from qvq_agent.graphs import physics as physics_graph
+from qvq_agent.graphs.count_state import Method
 from qvq_agent.graphs.solve import build_graph
-from qvq_agent.profiles import resolve_profile
-from qvq_agent.settings import Settings
+from qvq_agent.results import CountResult, PhysicsResult, SolveResult
+from qvq_agent.settings import RunSettings, Settings
 
 STREAM_MODES: list[StreamMode] = ["custom", "values"]
 """A list, so that LangGraph yields ``(mode, chunk)`` pairs."""
 
 Event = dict[str, Any]
-GraphName = Literal["solve", "physics"]
 """A live event: ``{"event": "token" | "tool" | "verdict" | "cancelled" | "step", ...}``."""
+GraphName = Literal["solve", "physics"]
+COUNT_RECURSION_LIMIT = 40
+"""Supersteps of the count graph: intake, overview, tiles, merge, two verification rounds."""
 
 
-@dataclass
-class SolveResult:
-    """The outcome of one run."""
-
-    answer: str | None
-    status: Status
-    steps: int = 0
-    revisions: int = 0
-    tool_calls: list[ToolCallRecord] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    usage: Usage = field(
-        default_factory=lambda: Usage(prompt_tokens=0, completion_tokens=0, requests=0)
-    )
-    error: str | None = None
-    graph: GraphName = "solve"
-    givens: list[Given] = field(default_factory=list)
-    equations: list[str] = field(default_factory=list)
-    choice: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``solve --json`` object (the physics graph adds givens, equations, choice)."""
-        extra: dict[str, Any] = {}
-        if self.graph == "physics":
-            extra = {"choice": self.choice, "givens": self.givens, "equations": self.equations}
-        return {
-            **extra,
-            "answer": self.answer,
-            "status": self.status,
-            "steps": self.steps,
-            "revisions": self.revisions,
-            "tool_calls": [
-                {"name": c["name"], "arguments": c["arguments"], "ok": c["ok"]}
-                for c in self.tool_calls
-            ],
-            "findings": [
-                {
-                    "check": f["check"],
-                    "message": f["message"],
-                    "severity": f["severity"],
-                    "start": f["start"],
-                    "end": f["end"],
-                }
-                for f in self.findings
-            ],
-            "usage": dict(self.usage),
-            "error": self.error,
-        }
-
-
-def context_from_settings(
-    settings: Settings, *, chat_model: BaseChatModel | None = None, **fields: Any
+def make_context(
+    settings: RunSettings | None = None,
+    context: Context | None = None,
+    chat_model: BaseChatModel | None = None,
 ) -> Context:
-    """A run context from settings (plus any :class:`Context` field given explicitly)."""
-    return Context(
-        base_url=settings.base_url,
-        model=settings.model,
-        api_key=settings.api_key,
-        profile=resolve_profile(settings.model, settings.profile),
-        chat_model=chat_model,
-        max_steps=settings.max_steps,
-        max_revisions=settings.max_revisions,
-        max_tokens=settings.max_tokens,
-        max_total_tokens=settings.max_total_tokens,
-        max_wall_s=settings.max_wall_s,
-        request_timeout_s=settings.request_timeout_s,
-        retries=settings.retries,
-        temperature=settings.temperature,
-        extra_body=dict(settings.extra_body),
-        **fields,
-    )
+    """The run context: ``context`` as given, else one from ``settings`` (the environment when
+    ``None``) with ``chat_model``.
 
-
-def _builder(name: GraphName) -> Callable[[Checkpointer], Any]:
-    if name == "physics":
-        from qvq_agent.graphs.physics import build_physics_graph
-
-        return build_physics_graph
-    return build_graph
-
-
-def _result(values: dict[str, Any], graph: GraphName, *, error: str | None = None) -> SolveResult:
-    status: Status = "error" if error else values.get("status", "unverified")
-    if status == "running":
-        status = "unverified"
-    return SolveResult(
-        answer=values.get("answer"),
-        status=status,
-        steps=values.get("steps", 0),
-        revisions=values.get("revisions", 0),
-        tool_calls=list(values.get("tool_calls", [])),
-        findings=list(values.get("findings", [])),
-        usage=values.get("usage") or Usage(prompt_tokens=0, completion_tokens=0, requests=0),
-        error=error,
-        graph=graph,
-        givens=list(values.get("givens", [])),
-        equations=list(values.get("equations", [])),
-        choice=values.get("choice"),
-    )
+    Raises:
+        UnknownProfileError: the settings name a profile that does not exist.
+    """
+    if context is not None:
+        return context
+    return Context(settings=settings if settings is not None else Settings(), chat_model=chat_model)
 
 
 async def asolve(
     images: str | Path | Sequence[str | Path],
     question: str,
     *,
-    settings: Settings | None = None,
+    settings: RunSettings | None = None,
     context: Context | None = None,
     chat_model: BaseChatModel | None = None,
     choices: Sequence[str] = (),
     on_event: Callable[[Event], None] | None = None,
-    checkpointer: Checkpointer = None,
+    checkpointer: Any = None,
     thread_id: str | None = None,
     graph: GraphName = "solve",
 ) -> SolveResult:
-    """Answer ``question`` about ``images`` with the solve graph.
+    """Answer ``question`` about ``images`` with the solve graph (or the physics graph).
 
     Args:
         images: image file paths (or ids already in ``context.store``), in order: img0, img1, ...
@@ -162,21 +81,24 @@ async def asolve(
         on_event: called with each live event (tokens as they stream, tool calls, verdicts).
         checkpointer: saves state after every step, so a crashed run can be inspected or resumed.
         thread_id: the checkpoint thread (a new one when not given).
-        graph: ``solve`` (general) or ``physics`` (givens, equations, answer checks).
+        graph: ``solve`` (general) or ``physics`` (givens, equations, answer checks); the
+            physics graph returns a :class:`PhysicsResult`.
 
     Raises:
         ImageLoadError: an image file that cannot be read (before anything is sent).
+        UnknownProfileError: the settings name a profile that does not exist.
     """
-    ctx = context or context_from_settings(settings or Settings(), chat_model=chat_model)
+    ctx = make_context(settings, context, chat_model)
     paths = [images] if isinstance(images, str | Path) else list(images)
     # Load images up front so a bad file fails before any request, naming the file.
-    from qvq_agent.agent.intake import user_images
-
     image_ids = user_images(ctx, [str(p) for p in paths])
-    compiled = _builder(graph)(checkpointer)
     inputs = {"question": question, "images": image_ids, "choices": list(choices)}
-    values, error = await _run(compiled, inputs, ctx, on_event, thread_id)
-    return _result(values, graph, error=error)
+    if graph == "physics":
+        compiled = physics_graph.build_graph(checkpointer)
+        values, error = await _run(compiled, inputs, ctx, on_event, thread_id)
+        return PhysicsResult.from_state(values, error)
+    values, error = await _run(build_graph(checkpointer), inputs, ctx, on_event, thread_id)
+    return SolveResult.from_state(values, error)
 
 
 async def _run(
@@ -185,15 +107,16 @@ async def _run(
     ctx: Context,
     on_event: Callable[[Event], None] | None,
     thread_id: str | None,
+    recursion_limit: int | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """Stream a compiled graph to its end; the last state and the server error, if one ended it."""
     http_client = None
     if ctx.chat_model is None:
         # One HTTP client per run: its connections belong to this event loop.
-        http_client = httpx.AsyncClient(timeout=ctx.request_timeout_s)
+        http_client = httpx.AsyncClient(timeout=ctx.settings.request_timeout_s)
         ctx = replace(ctx, chat_model=build_chat_model(ctx, http_client))
     config: RunnableConfig = {
-        "recursion_limit": ctx.recursion_limit,
+        "recursion_limit": recursion_limit or ctx.recursion_limit,
         "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
     }
     values: dict[str, Any] = {}
@@ -214,74 +137,59 @@ async def _run(
     return values, None
 
 
-@dataclass
-class CountResult:
-    """The outcome of a count."""
-
-    answer: int | None
-    points: list[list[float]]
-    tiles: int
-    requests: int
-    status: Status
-    findings: list[Finding] = field(default_factory=list)
-    error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``count --json`` object; points in original-image pixels."""
-        return {
-            "answer": self.answer,
-            "points": [[round(x, 1), round(y, 1)] for x, y in self.points],
-            "tiles": self.tiles,
-            "requests": self.requests,
-            "status": self.status,
-            "findings": [{"check": f["check"], "message": f["message"]} for f in self.findings],
-            "error": self.error,
-        }
-
-
 async def acount(
     image: str | Path,
     question: str,
     *,
-    settings: Settings | None = None,
+    settings: RunSettings | None = None,
     context: Context | None = None,
     chat_model: BaseChatModel | None = None,
-    tiles: str = "auto",
-    method: str = "vlm",
+    tiles: tuple[int, int] | None = None,
+    method: Method = "vlm",
     on_event: Callable[[Event], None] | None = None,
 ) -> CountResult:
     """Count objects with the count graph (tiles, merge, numbered-mark verification).
 
+    Args:
+        image: the image file (or an id already in ``context.store``).
+        question: what to count.
+        settings, context, chat_model: as for :func:`asolve`.
+        tiles: ``(rows, cols)`` to force the tiling (see
+            :func:`qvq_agent.counting.parse_tiling`); sized from the pixel budget when ``None``.
+        method: ``vlm`` (the model) or ``cv`` (OpenCV only; the count is ``unverified``).
+        on_event: called with each live event.
+
     Raises:
         ImageLoadError: the image cannot be read.
-        ValueError: ``tiles`` is not ``auto`` or ``RxC``, or ``method`` is not ``vlm``/``cv``.
+        ValueError: ``tiles`` outside 1 to 12, or ``method`` not ``vlm``/``cv``.
     """
-    from qvq_agent.agent.intake import user_images
-    from qvq_agent.graphs.count import _parse_tiles, build_count_graph
+    from qvq_agent.counting import MAX_TILE_SIDE
 
     if method not in ("vlm", "cv"):
         raise ValueError(f"method must be vlm or cv, not {method!r}")
-    _parse_tiles(tiles)
-    ctx = context or context_from_settings(settings or Settings(), chat_model=chat_model)
+    if tiles is not None and not all(1 <= n <= MAX_TILE_SIDE for n in tiles):
+        raise ValueError(f"tiles must be between 1 and {MAX_TILE_SIDE} rows and columns")
+    ctx = make_context(settings, context, chat_model)
     image_ids = user_images(ctx, [str(image)])
-    inputs = {"question": question, "images": image_ids, "tiling": tiles, "method": method}
-    ctx = replace(ctx, max_steps=max(ctx.max_steps, 200))  # tiles x rounds, not reasoning steps
-    values, error = await _run(build_count_graph(), inputs, ctx, on_event, None)
-    usage = values.get("usage") or {}
-    status: Status = "error" if error else values.get("status", "unverified")
-    return CountResult(
-        answer=values.get("answer"),
-        points=[list(p) for p in values.get("points", [])],
-        tiles=int(values.get("tiles") or 0),
-        requests=int(usage.get("requests", 0)),
-        status=status,
-        findings=list(values.get("findings", [])),
-        error=error,
+    inputs = {
+        "question": question,
+        "images": image_ids,
+        "tiling": list(tiles) if tiles else None,
+        "method": method,
+    }
+    values, error = await _run(
+        count_graph.build_graph(),
+        inputs,
+        ctx,
+        on_event,
+        None,
+        recursion_limit=COUNT_RECURSION_LIMIT,
     )
+    return CountResult.from_state(values, error)
 
 
 def count(image: str | Path, question: str, **kwargs: Any) -> CountResult:
-    """Synchronous :func:`acount`."""
+    """Synchronous :func:`acount` (not for use inside a running event loop)."""
     return asyncio.run(acount(image, question, **kwargs))
 
 
@@ -292,3 +200,16 @@ def solve(
 ) -> SolveResult:
     """Synchronous :func:`asolve` (not for use inside a running event loop)."""
     return asyncio.run(asolve(images, question, **kwargs))
+
+
+__all__ = [
+    "CountResult",
+    "Event",
+    "PhysicsResult",
+    "SolveResult",
+    "acount",
+    "asolve",
+    "count",
+    "make_context",
+    "solve",
+]

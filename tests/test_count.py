@@ -19,7 +19,7 @@ from qvq_agent.counting import count_discs_cv, plan_tiles
 from qvq_agent.profiles import get_profile
 from qvq_agent.solver import CountResult, count
 from qvq_agent.testing import ReplayServer
-from qvq_agent.testing.oracle import BLUE, RED, last_image, oracle
+from tests.support.oracle import BLUE, RED, last_image, oracle
 
 CLEVR = Path(__file__).resolve().parents[2] / "shared" / "data" / "clevr"
 
@@ -95,7 +95,7 @@ def test_forced_tiles_and_a_partly_visible_object(tmp_path: Path) -> None:
     truth = [(500, 350), (2, 200), (997, 650), (250, 120), (760, 520)]  # two cut by the image edge
     path = tmp_path / "edge.png"
     scene(size, truth, 18, distractors=5).save(path)
-    result = run_count(path, tiles="2x2")
+    result = run_count(path, tiles=(2, 2))
     assert result.tiles == 4
     assert_exact(result, truth, 18)
 

@@ -17,6 +17,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from qvq_agent import solver
 from qvq_agent.agent.context import Context
 from qvq_agent.graphs.solve import build_graph
+from qvq_agent.settings import RunSettings
 from qvq_agent.solver import SolveResult, asolve
 from qvq_agent.testing import ScriptedChatModel
 
@@ -27,8 +28,11 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "solve_graph.mmd"
 
 
 def run(scene: Path, script: Sequence[Any], **ctx: Any) -> tuple[SolveResult, ScriptedChatModel]:
+    """Run the solve graph with a scripted model; ``profile`` goes to the context, the rest
+    (budgets) to its settings."""
     model = ScriptedChatModel(script=list(script))
-    context = Context(chat_model=model, **ctx)
+    profile = ctx.pop("profile", None)
+    context = Context(chat_model=model, settings=RunSettings(**ctx), profile=profile)
     result = asyncio.run(asolve(scene, "How many circles?", context=context))
     return result, model
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from qvq_agent.agent.checks import TraceInput, get_check
 from qvq_agent.agent.context import Context
 from qvq_agent.cli import app
-from qvq_agent.graphs.physics import build_physics_graph, read_equations, read_givens
+from qvq_agent.graphs.physics import build_graph, read_equations, read_givens
 from qvq_agent.solver import SolveResult, asolve
 from qvq_agent.testing import ReplayServer, ScriptedChatModel
 
@@ -183,7 +183,7 @@ def test_physics_checks_alone(check: str, question: str, answer: str, fires: boo
 
 
 def test_physics_graph_snapshot() -> None:
-    drawn = build_physics_graph().get_graph().draw_mermaid()
+    drawn = build_graph().get_graph().draw_mermaid()
     assert (
         "reason --> record" in drawn
         and "verify -.-> report" in drawn

@@ -27,7 +27,8 @@ from qvq_agent.agent.llm import build_chat_model
 from qvq_agent.cli import app
 from qvq_agent.images import visual_tokens
 from qvq_agent.profiles import get_profile
-from qvq_agent.testing.vllm_cpu import TINY_MODEL_NAME, VllmServer, ensure_checkpoint, ensure_env
+from qvq_agent.settings import RunSettings
+from tests.support.vllm_cpu import TINY_MODEL_NAME, VllmServer, ensure_checkpoint, ensure_env
 
 pytestmark = pytest.mark.vllm
 
@@ -147,12 +148,14 @@ def _prompt_tokens(
     server: VllmServer, image: Image.Image | None, extra_body: dict[str, Any] | None = None
 ) -> int:
     ctx = Context(
-        base_url=server.base_url,
-        model=TINY_MODEL_NAME,
+        settings=RunSettings(
+            base_url=server.base_url,
+            model=TINY_MODEL_NAME,
+            max_tokens=1,
+            retries=0,
+            extra_body=extra_body or {},
+        ),
         profile=get_profile("qwen2-vl"),
-        max_tokens=1,
-        retries=0,
-        extra_body=extra_body or {},
     )
     parts: list[Any] = []
     if image is not None:

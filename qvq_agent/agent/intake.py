@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.llm import image_part
 from qvq_agent.agent.state import SolveInput

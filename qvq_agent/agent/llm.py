@@ -1,25 +1,37 @@
-"""The chat model: a langchain-openai ``ChatOpenAI`` pointed at vLLM, and request rendering.
+"""Talking to the model: the one request function every node uses, and what it needs.
 
-Also turns the state's messages (images by id) into request messages (images as data URLs, each
-encoded once by the image store), and server failures into :class:`ModelServerError` with a
-one-line explanation.
+:func:`request` streams one reply (so every reply can be cancelled by the loop guard), counts
+its usage the same way for every caller, and turns server failures into
+:class:`ModelServerError` with a one-line explanation. Also here: the chat model factory
+(langchain-openai ``ChatOpenAI`` pointed at vLLM) and the rendering of the state's messages
+(images by id) into request messages (images as data URLs, each encoded once by the store).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from contextlib import aclosing, contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+)
 from langchain_openai import ChatOpenAI
 
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
+from qvq_agent.agent.checks.loop import LoopDetector, LoopHit
 from qvq_agent.agent.context import Context
+from qvq_agent.agent.state import Usage
 from qvq_agent.serving import vllm_command
+
+SystemPrompt = Literal["tools", "plain", "none"]
 
 IMAGE_REF = "image_ref"
 """Content-part type that stands for an image by id in state messages."""
@@ -49,24 +61,94 @@ def build_chat_model(ctx: Context, http_async_client: Any = None) -> BaseChatMod
         http_async_client: an ``httpx.AsyncClient`` owned by the caller (one per event loop);
             langchain-openai's shared default client breaks when a second event loop uses it.
     """
-    temperature = ctx.temperature if ctx.temperature is not None else ctx.profile.temperature
+    settings = ctx.settings
+    temperature = settings.temperature
+    if temperature is None:
+        temperature = ctx.profile.temperature
     kwargs: dict[str, Any] = {}
     if temperature is not None:
         kwargs["temperature"] = temperature
     if http_async_client is not None:
         kwargs["http_async_client"] = http_async_client
     return ChatOpenAI(
-        model=ctx.model,
-        base_url=ctx.base_url,
-        api_key=ctx.api_key,
-        max_tokens=ctx.max_tokens or ctx.profile.max_new_tokens,
-        timeout=ctx.request_timeout_s,
-        max_retries=ctx.retries,
+        model=settings.model,
+        base_url=settings.base_url,
+        api_key=settings.api_key,
+        max_tokens=settings.max_tokens or ctx.profile.max_new_tokens,
+        timeout=settings.request_timeout_s,
+        max_retries=settings.retries,
         streaming=True,
         stream_usage=True,
-        extra_body=ctx.extra_body or None,
+        extra_body=dict(settings.extra_body) or None,
         **kwargs,
     )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One model reply: its text, what it cost, and where the loop guard cut it (if it did)."""
+
+    text: str
+    usage: Usage
+    cut: LoopHit | None = None
+
+
+async def request(
+    ctx: Context,
+    messages: Sequence[BaseMessage],
+    *,
+    on_token: Callable[[str], None] | None = None,
+    guard: bool | None = None,
+) -> Reply:
+    """Stream one reply from the model: the only way any node talks to it.
+
+    Args:
+        ctx: the run context (chat model, profile: stop strings and where reasoning arrives).
+        messages: the request, already rendered (images as data URLs).
+        on_token: called with each piece of text as it arrives.
+        guard: watch the stream for loops and cancel the request at the first one (default:
+            ``ctx.loop_guard``). Closing the stream makes the server stop generating.
+
+    Raises:
+        ModelServerError: the server could not be used (one line that says what to do).
+    """
+    detector = LoopDetector() if (ctx.loop_guard if guard is None else guard) else None
+    text = ""
+    chunks = 0
+    usage = Usage(prompt_tokens=0, completion_tokens=0, requests=1)
+    with server_errors(ctx):
+        stream = cast(
+            AsyncGenerator[AIMessageChunk, None],
+            chat_model(ctx).astream(list(messages), stop=list(ctx.profile.stop)),
+        )
+        async with aclosing(stream) as pieces:  # closing the stream cancels the request
+            async for chunk in pieces:
+                meta = getattr(chunk, "usage_metadata", None)
+                if meta:
+                    usage["prompt_tokens"] = int(meta.get("input_tokens", 0))
+                    usage["completion_tokens"] = int(meta.get("output_tokens", 0))
+                delta = _delta_text(chunk, ctx)
+                if not delta:
+                    continue
+                chunks += 1
+                text += delta
+                if on_token is not None:
+                    on_token(delta)
+                if detector is not None and detector.feed(delta) is not None:
+                    break
+    if usage["completion_tokens"] == 0:
+        # A cancelled stream sends no usage; vLLM streams about a token per chunk.
+        usage["completion_tokens"] = chunks
+    return Reply(text, usage, detector.hit if detector is not None else None)
+
+
+def _delta_text(chunk: Any, ctx: Context) -> str:
+    """The reasoning text in a chunk (``reasoning_content`` for profiles that put it there)."""
+    if ctx.profile.reasoning_field == "reasoning_content":
+        extra = getattr(chunk, "additional_kwargs", {}) or {}
+        reasoning = extra.get("reasoning_content") or ""
+        return str(reasoning) + str(chunk.text or "")
+    return str(chunk.text or "")
 
 
 def system_prompt(ctx: Context, image_ids: Sequence[str]) -> str:
@@ -92,12 +174,18 @@ def _image_ids(message: BaseMessage) -> list[str]:
 
 
 def render_messages(
-    ctx: Context, messages: Sequence[AnyMessage], user_images: Sequence[str]
+    ctx: Context,
+    messages: Sequence[BaseMessage],
+    user_images: Sequence[str],
+    *,
+    system: SystemPrompt = "tools",
 ) -> list[BaseMessage]:
     """Request messages: system prompt, then the conversation with images as data URLs.
 
     When the conversation holds more images than the server accepts per request, the oldest
-    tool images are replaced by a short text (the user's images always stay).
+    tool images are replaced by a short text (the user's images always stay). ``system``:
+    ``tools`` (the profile's prompt with the tool manifest), ``plain`` (without the manifest: a
+    turn that may not call tools) or ``none`` (no system message).
     """
     all_ids = [image_id for m in messages for image_id in _image_ids(m)]
     budget = ctx.profile.max_images
@@ -105,7 +193,11 @@ def render_messages(
     if len(all_ids) > budget:
         droppable = [i for i in all_ids if i not in user_images]
         dropped = set(droppable[: len(all_ids) - budget])
-    out: list[BaseMessage] = [SystemMessage(content=system_prompt(ctx, user_images))]
+    out: list[BaseMessage] = []
+    if system == "tools":
+        out.append(SystemMessage(content=system_prompt(ctx, user_images)))
+    elif system == "plain":
+        out.append(SystemMessage(content=ctx.profile.system_prompt))
     for message in messages:
         if not isinstance(message, HumanMessage) or not isinstance(message.content, list):
             out.append(message)
@@ -129,18 +221,19 @@ def describe_server_error(exc: BaseException, ctx: Context) -> ModelServerError 
     """A one-line :class:`ModelServerError` for an error of the OpenAI client, else ``None``."""
     if isinstance(exc, openai.APITimeoutError):
         return ModelServerError(
-            f"the model server at {ctx.base_url} did not answer within {ctx.request_timeout_s:g} s"
+            f"the model server at {ctx.settings.base_url} did not answer within "
+            f"{ctx.settings.request_timeout_s:g} s"
         )
     if isinstance(exc, openai.APIConnectionError):
-        port = urlsplit(ctx.base_url).port or 8000
+        port = urlsplit(ctx.settings.base_url).port or 8000
         return ModelServerError(
-            f"cannot reach the model server at {ctx.base_url}; start one with: "
-            f"{vllm_command(ctx.profile, ctx.model, port=port)}"
+            f"cannot reach the model server at {ctx.settings.base_url}; start one with: "
+            f"{vllm_command(ctx.profile, ctx.settings.model, port=port)}"
         )
     if isinstance(exc, openai.APIStatusError):
         message = _server_message(exc)
         return ModelServerError(
-            f"the model server at {ctx.base_url} answered {exc.status_code}: {message}"
+            f"the model server at {ctx.settings.base_url} answered {exc.status_code}: {message}"
         )
     return None
 

@@ -9,7 +9,6 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
 from qvq_agent.agent.checks import Finding
-from qvq_agent.agent.checks.base import Given
 
 Status = Literal["running", "verified", "unverified", "error"]
 
@@ -116,9 +115,3 @@ class SolveState(TypedDict):
     """Wall-clock start of the run (``time.time()``), for the time budget."""
     error: str | None
     """Why the run stopped with status ``error``."""
-    givens: NotRequired[list[Given]]
-    """Quantities read off the figure (physics graph)."""
-    equations: NotRequired[list[str]]
-    """Equations the model wrote (physics graph)."""
-    choice: NotRequired[str | None]
-    """The choice letter the answer names (physics graph, multiple choice)."""

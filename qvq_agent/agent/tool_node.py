@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.llm import image_part
 from qvq_agent.agent.state import PendingCall, SolveState, ToolCallRecord
@@ -97,6 +97,6 @@ async def run_tools(state: SolveState, runtime: Runtime[Context]) -> dict[str, A
                 "text": result.text,
             }
         )
-    if state["steps"] >= ctx.max_steps - 1:
+    if state["steps"] >= ctx.settings.max_steps - 1:
         content.append({"type": "text", "text": prompts.STEP_BUDGET_SPENT})
     return {"messages": [HumanMessage(content=content)], "tool_calls": records, "pending": []}

@@ -9,22 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
 from qvq_agent.agent.checks import Finding, ToolOutcome, TraceInput, run_checks
-from qvq_agent.agent.checks.grounding import (
-    find_claim,
-    grounding_request,
-    ungrounded_finding,
-    verdict_says_no,
-)
+from qvq_agent.agent.checks.grounding import find_claim, ungrounded_finding, verdict_says_no
 from qvq_agent.agent.context import Context
-from qvq_agent.agent.llm import chat_model, server_errors
+from qvq_agent.agent.llm import image_part, render_messages, request
 from qvq_agent.agent.reasoner import budget_left
 from qvq_agent.agent.state import SolveState, Usage
 from qvq_agent.answers import extract_final_answer, find_final_answers
@@ -32,6 +27,9 @@ from qvq_agent.tools.image_ops import pixel_box
 from qvq_agent.tools.registry import ToolEnv, ToolError
 
 Verdict = Literal["pass", "revise", "give_up"]
+StateT = TypeVar("StateT", bound=SolveState)
+TraceBuilder = Callable[[StateT, Context, str], TraceInput]
+"""Builds what the checks read from a graph's state and the newest reply."""
 
 
 def trace_input(state: SolveState, ctx: Context, text: str) -> TraceInput:
@@ -45,8 +43,6 @@ def trace_input(state: SolveState, ctx: Context, text: str) -> TraceInput:
         answer_markers=ctx.profile.answer_markers,
         choices=tuple(state.get("choices", [])),
         cut_by_guard=bool(state["stream_findings"]),
-        givens=tuple(state.get("givens", [])),
-        equations=tuple(state.get("equations", [])),
     )
 
 
@@ -97,37 +93,37 @@ async def verify(
 
 
 def make_verify(
-    extra_checks: Sequence[str], done: str
-) -> Callable[[SolveState, Runtime[Context]], Awaitable[Command[str]]]:
-    """A verify node that also runs ``extra_checks`` and goes to ``done`` when finished."""
+    extra_checks: Sequence[str], done: str, trace: TraceBuilder[StateT]
+) -> Callable[[StateT, Runtime[Context]], Awaitable[Command[str]]]:
+    """A verify node that also runs ``extra_checks`` on what ``trace`` builds from the state,
+    and goes to ``done`` when finished."""
 
-    async def verify_more(state: SolveState, runtime: Runtime[Context]) -> Command[str]:
+    async def verify_more(state: StateT, runtime: Runtime[Context]) -> Command[str]:
         return await run_verification(
-            state, runtime.context, runtime.stream_writer, extra_checks, done
+            state, runtime.context, runtime.stream_writer, extra_checks, done, trace
         )
 
     return verify_more
 
 
 async def run_verification(
-    state: SolveState,
+    state: StateT,
     ctx: Context,
     write: Callable[[Any], None],
     extra_checks: Sequence[str] = (),
     done: str = "__end__",
+    trace: TraceBuilder[StateT] = trace_input,
 ) -> Command[str]:
     """Run the checks on the newest reply; pass, revise (back to ``reason``) or give up."""
     last = next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
     text = str(last.content)
     pure = [c for c in (*ctx.checks, *extra_checks) if c != "ungrounded"]
-    findings = _dedupe(
-        [*state["stream_findings"], *run_checks(pure, trace_input(state, ctx, text))]
-    )
+    findings = _dedupe([*state["stream_findings"], *run_checks(pure, trace(state, ctx, text))])
     usage = None
     if "ungrounded" in ctx.checks and not any(f["severity"] == "error" for f in findings):
         grounded, usage = await ground_claim(state, ctx, text)
         findings.extend(grounded)
-    can_revise = state["revisions"] < ctx.max_revisions and budget_left(state, ctx)
+    can_revise = state["revisions"] < ctx.settings.max_revisions and budget_left(state, ctx)
     verdict = decide(findings, can_revise)
     write({"event": "verdict", "verdict": verdict, "findings": [f["check"] for f in findings]})
     answer = extract_final_answer(text, ctx.profile.answer_markers)
@@ -176,16 +172,9 @@ async def ground_claim(
     except ToolError:
         return [], None
     crop = ctx.store.crop(image_id, box, purpose="grounding")
-    request = grounding_request(claim, ctx.store.data_url(crop, ctx.profile))
-    with server_errors(ctx):
-        reply = await chat_model(ctx).ainvoke([request])
-    meta = getattr(reply, "usage_metadata", None) or {}
-    usage = Usage(
-        prompt_tokens=int(meta.get("input_tokens", 0)),
-        completion_tokens=int(meta.get("output_tokens", 0)),
-        requests=1,
-    )
-    answer_text = str(reply.content)
-    if verdict_says_no(answer_text):
-        return [ungrounded_finding(text, claim, answer_text)], usage
-    return [], usage
+    prompt = prompts.GROUNDING_QUESTION.format(claim=claim.text)
+    question = [HumanMessage(content=[image_part(crop), {"type": "text", "text": prompt}])]
+    reply = await request(ctx, render_messages(ctx, question, [crop], system="none"))
+    if verdict_says_no(reply.text):
+        return [ungrounded_finding(text, claim, reply.text)], reply.usage
+    return [], reply.usage

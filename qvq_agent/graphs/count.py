@@ -1,115 +1,52 @@
 """The count graph: overview, tiles in parallel, exact merge, numbered-mark verification.
 
 intake -> overview -> count_tile (one per tile, concurrently, via ``Send``) -> merge ->
-verify_tile (one per tile, marks drawn on the tile) -> settle -> END, with a second verification
-round for the tiles whose count changed. ``--method cv`` counts with OpenCV instead (no model).
-Every model reply is checked by the verifier's loop and no-final-answer checks; an unreadable
-answer is asked once more.
+verify_tile (one per tile, marks drawn on the tile) -> reconcile -> settle -> END, with a second
+verification round for the tiles whose count changed. ``method="cv"`` counts with OpenCV instead
+(no model; the count is reported ``unverified``). Every model reply is checked by the verifier's
+loop and no-final-answer checks; an unreadable answer is asked once more.
 """
 
 from __future__ import annotations
 
 import math
-import operator
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer, Send
 
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
 from qvq_agent.agent.checks import Finding, TraceInput, run_checks
 from qvq_agent.agent.checks.base import make_finding
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.intake import user_images
-from qvq_agent.agent.llm import chat_model, server_errors
-from qvq_agent.agent.state import Status, Usage, add_usage
+from qvq_agent.agent.llm import image_part, render_messages, request
+from qvq_agent.agent.state import Usage, add_usage
 from qvq_agent.answers import extract_final_answer
-from qvq_agent.counting import count_discs_cv, merge_points, parse_points, plan_tiles
-from qvq_agent.tools.image_ops import tool_mark
-from qvq_agent.tools.registry import ToolEnv
+from qvq_agent.counting import (
+    count_discs_cv,
+    in_box,
+    match_radius,
+    merge_points,
+    parse_points,
+    plan_tiles,
+    tile_core,
+)
+from qvq_agent.graphs.count_state import (
+    CountInput,
+    CountOutput,
+    CountState,
+    TileCount,
+    TileInfo,
+    TileTask,
+)
+from qvq_agent.tools.image_ops import add_marked
 
 MAX_VERIFY_ROUNDS = 2
 REPLY_CHECKS = ("loop", "no_final_answer")
-
-
-class TileInfo(TypedDict):
-    index: int
-    image_id: str
-    box: list[int]
-
-
-class TileCount(TypedDict):
-    tile: int
-    points: list[list[float]]
-    """Points in original-image pixels."""
-    round: int
-    """0: the tile count; 1, 2: verification rounds."""
-
-
-class CountInput(TypedDict):
-    question: str
-    images: list[str]
-    tiling: NotRequired[str]
-    """``auto`` or ``RxC``."""
-    method: NotRequired[str]
-    """``vlm`` (default) or ``cv``."""
-
-
-class CountOutput(TypedDict):
-    answer: int | None
-    points: list[list[float]]
-    tiles: int
-    status: Status
-    findings: list[Finding]
-    usage: Usage
-    error: str | None
-
-
-class CountState(TypedDict):
-    question: str
-    images: list[str]
-    tiling: str
-    tiles: int
-    """How many tiles the image was cut into."""
-    method: str
-    image_id: str
-    target: str
-    """What the overview said the objects look like."""
-    plan: list[TileInfo]
-    overlap: int
-    tile_counts: Annotated[list[TileCount], operator.add]
-    points: list[list[float]]
-    verify_round: int
-    recheck: list[int]
-    """Tiles to verify in the next round."""
-    findings: Annotated[list[Finding], operator.add]
-    usage: Annotated[Usage, add_usage]
-    answer: int | None
-    status: Status
-    error: str | None
-
-
-class TileTask(TypedDict):
-    question: str
-    target: str
-    tile: TileInfo
-    points: list[list[float]]
-    round: int
-
-
-def _parse_tiles(text: str) -> tuple[int, int] | None:
-    if text in ("", "auto"):
-        return None
-    try:
-        rows, cols = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--tiles must be auto or RxC (like 3x4), not {text!r}") from None
-    if not (1 <= rows <= 12 and 1 <= cols <= 12):
-        raise ValueError("--tiles rows and columns must be between 1 and 12")
-    return rows, cols
 
 
 def count_intake(state: CountInput, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -117,7 +54,9 @@ def count_intake(state: CountInput, runtime: Runtime[Context]) -> dict[str, Any]
     ctx = runtime.context
     (image_id, *_) = user_images(ctx, list(state["images"]))
     width, height = ctx.store.get(image_id).size
-    plan = plan_tiles(width, height, ctx.profile, _parse_tiles(state.get("tiling", "auto")))
+    tiling = state.get("tiling")
+    force = (int(tiling[0]), int(tiling[1])) if tiling else None
+    plan = plan_tiles(width, height, ctx.profile, force)
     tiles: list[TileInfo] = []
     for index, box in enumerate(plan.boxes):
         if len(plan.boxes) == 1:
@@ -137,7 +76,7 @@ def count_intake(state: CountInput, runtime: Runtime[Context]) -> dict[str, Any]
         "status": "running",
         "error": None,
         "method": state.get("method", "vlm"),
-        "tiling": state.get("tiling", "auto"),
+        "tiling": list(force) if force else None,
         "tiles": len(tiles),
     }
 
@@ -147,44 +86,22 @@ async def ask_points(
 ) -> tuple[list[list[float]] | None, str, Usage, list[Finding]]:
     """One model turn on one image; the final answer read as points in that image's pixels."""
     usage = Usage(prompt_tokens=0, completion_tokens=0, requests=0)
-    messages: list[Any] = [
-        SystemMessage(content=ctx.profile.system_prompt),
-        HumanMessage(
-            content=[
-                {
-                    "type": "image_url",
-                    "image_url": {"url": ctx.store.data_url(image_id, ctx.profile)},
-                },
-                {"type": "text", "text": prompt},
-            ]
-        ),
+    messages: list[BaseMessage] = [
+        HumanMessage(content=[image_part(image_id), {"type": "text", "text": prompt}])
     ]
     findings: list[Finding] = []
     text = ""
     for _attempt in range(2):
-        with server_errors(ctx):
-            reply = await chat_model(ctx).ainvoke(messages)
-        meta = getattr(reply, "usage_metadata", None) or {}
-        usage = add_usage(
-            usage,
-            Usage(
-                prompt_tokens=int(meta.get("input_tokens", 0)),
-                completion_tokens=int(meta.get("output_tokens", 0)),
-                requests=1,
-            ),
-        )
-        text = str(reply.content)
-        findings = [
-            f
-            for f in run_checks(
-                REPLY_CHECKS, TraceInput(text, answer_markers=ctx.profile.answer_markers)
-            )
-        ]
+        reply = await request(ctx, render_messages(ctx, messages, [image_id], system="plain"))
+        usage = add_usage(usage, reply.usage)
+        text = reply.text
+        trace = TraceInput(text, answer_markers=ctx.profile.answer_markers)
+        findings = run_checks(REPLY_CHECKS, trace)
         points = parse_points(extract_final_answer(text, ctx.profile.answer_markers))
         if points is not None:
             sx, sy = ctx.store.frame_scale(image_id, ctx.profile.coord_frame, ctx.profile)
             return [[x * sx, y * sy] for x, y in points], text, usage, findings
-        messages += [reply, HumanMessage(content=prompts.COUNT_RETRY)]
+        messages += [AIMessage(content=text), HumanMessage(content=prompts.COUNT_RETRY)]
     return None, text, usage, findings
 
 
@@ -236,15 +153,7 @@ async def count_tile(task: TileTask, runtime: Runtime[Context]) -> dict[str, Any
 
 
 def _radius(state: CountState) -> float:
-    """How far two sightings of one object can be: under half the objects' spacing and the overlap."""
-    spacing = math.inf
-    for count in state["tile_counts"]:
-        pts = count["points"]
-        for i in range(len(pts)):
-            for j in range(i + 1, len(pts)):
-                spacing = min(spacing, math.dist(pts[i], pts[j]))
-    overlap_half = max(state["overlap"], 2) / 2
-    return min(overlap_half, 0.5 * spacing) if math.isfinite(spacing) else overlap_half
+    return match_radius([c["points"] for c in state["tile_counts"]], state["overlap"])
 
 
 def merge(state: CountState) -> dict[str, Any]:
@@ -260,20 +169,6 @@ def merge(state: CountState) -> dict[str, Any]:
         "verify_round": 1,
         "recheck": [t["index"] for t in state["plan"]],
     }
-
-
-def _core(tile: TileInfo, overlap: int, plan: list[TileInfo]) -> tuple[float, float, float, float]:
-    """The part of a tile no other tile judges: its box shrunk by half the overlap, not at the image edge."""
-    x1, y1, x2, y2 = tile["box"]
-    xs = [t["box"][0] for t in plan] + [t["box"][2] for t in plan]
-    ys = [t["box"][1] for t in plan] + [t["box"][3] for t in plan]
-    half = overlap / 2
-    return (
-        x1 + (half if x1 > min(xs) else 0),
-        y1 + (half if y1 > min(ys) else 0),
-        x2 - (half if x2 < max(xs) else 0),
-        y2 - (half if y2 < max(ys) else 0),
-    )
 
 
 def fan_out_verify(state: CountState) -> list[Send] | Literal["settle"]:
@@ -300,16 +195,11 @@ async def verify_tile(task: TileTask, runtime: Runtime[Context]) -> dict[str, An
     """Ask the model to check the marks on one tile and to name what has no mark."""
     ctx = runtime.context
     tile = task["tile"]
-    x1, y1, x2, y2 = tile["box"]
-    inside = [(x - x1, y - y1) for x, y in task["points"] if x1 <= x <= x2 and y1 <= y <= y2]
+    x1, y1 = tile["box"][0], tile["box"][1]
+    inside = [(x - x1, y - y1) for x, y in task["points"] if in_box((x, y), tile["box"])]
     image_id = tile["image_id"]
     if inside:
-        sx, sy = ctx.store.frame_scale(image_id, ctx.profile.coord_frame, ctx.profile)
-        marked = tool_mark.fn(
-            ToolEnv(ctx.store, ctx.profile),
-            tool_mark.args_model(image=image_id, points=[[x / sx, y / sy] for x, y in inside]),
-        )
-        image_id = marked.images[0]
+        image_id = add_marked(ctx.store, image_id, inside)
     prompt = prompts.COUNT_VERIFY.format(question=task["question"], frame=_frame(ctx))
     points, _, usage, findings = await ask_points(ctx, image_id, prompt)
     root = ctx.store.points_to_root(image_id, [(x, y) for x, y in points or []])
@@ -332,11 +222,9 @@ def reconcile(state: CountState) -> dict[str, Any]:
         if count["round"] != state["verify_round"]:
             continue
         tile = state["plan"][count["tile"]]
-        core = _core(tile, state["overlap"], state["plan"])
-        seen = [
-            p for p in count["points"] if core[0] <= p[0] <= core[2] and core[1] <= p[1] <= core[3]
-        ]
-        mine = [p for p in points if core[0] <= p[0] <= core[2] and core[1] <= p[1] <= core[3]]
+        core = tile_core(tile["box"], state["overlap"], [t["box"] for t in state["plan"]])
+        seen = [p for p in count["points"] if in_box(p, core)]
+        mine = [p for p in points if in_box(p, core)]
         for p in seen:
             if all(math.dist(p, q) > radius for q in points):
                 points.append(list(p))
@@ -366,27 +254,37 @@ def reconcile(state: CountState) -> dict[str, Any]:
 
 
 def count_cv(state: CountState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """The classical counter (drawn discs, coins, cells); no model request."""
+    """The classical counter (drawn discs, coins, cells); no model request, nothing verified."""
     points = count_discs_cv(runtime.context.store.get(state["image_id"]).image)
+    note = make_finding(
+        "cv_estimate", prompts.FINDING_CV_ESTIMATE.format(n=len(points)), "", 0, 0, "warning"
+    )
     return {
         "points": [list(p) for p in points],
         "verify_round": MAX_VERIFY_ROUNDS + 1,
         "recheck": [],
+        "findings": [note],
     }
+
+
+UNVERIFIED_CHECKS = ("unconfirmed", "cv_estimate")
+"""Warnings that still leave the count unverified."""
 
 
 def settle(state: CountState) -> dict[str, Any]:
     """The count, and whether every reply and mark checked out."""
     blocking = [
-        f for f in state["findings"] if f["severity"] == "error" or f["check"] == "unconfirmed"
+        f for f in state["findings"] if f["severity"] == "error" or f["check"] in UNVERIFIED_CHECKS
     ]
     return {"answer": len(state["points"]), "status": "unverified" if blocking else "verified"}
 
 
-def build_count_graph(
-    checkpointer: Checkpointer = None,
-) -> CompiledStateGraph[Any, Context, Any, Any]:
-    """Compile the count graph."""
+def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph[Any, Context, Any, Any]:
+    """Compile the count graph.
+
+    Args:
+        checkpointer: where to save state after every step (``None``: keep nothing).
+    """
     builder = StateGraph(
         CountState, context_schema=Context, input_schema=CountInput, output_schema=CountOutput
     )
@@ -412,4 +310,5 @@ def build_count_graph(
     return builder.compile(checkpointer=checkpointer, name="qvq-count")
 
 
-graph = build_count_graph()
+graph = build_graph()
+"""Compiled without a checkpointer, for ``langgraph.json`` (the server brings its own)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
@@ -17,20 +18,30 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
 from qvq_agent.agent.checks import PHYSICS_CHECKS
-from qvq_agent.agent.checks.base import Given
-from qvq_agent.agent.checks.physics import choice_letter
+from qvq_agent.agent.checks.physics import Given, PhysicsTrace, choice_letter
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.intake import intake
 from qvq_agent.agent.reasoner import reason
 from qvq_agent.agent.state import SolveInput, SolveOutput, SolveState
 from qvq_agent.agent.tool_node import run_tools
-from qvq_agent.agent.verifier import make_verify
+from qvq_agent.agent.verifier import make_verify, trace_input
 from qvq_agent.graphs.solve import route_after_reason
 
 _GIVENS = re.compile(r"<givens>(.*?)</givens>", re.DOTALL)
 _EQUATIONS = re.compile(r"<equations>(.*?)</equations>", re.DOTALL)
+
+
+class PhysicsState(SolveState):
+    """The solve state plus what the model read off the figure and wrote down."""
+
+    givens: list[Given]
+    """Quantities read off the figure (the last ``<givens>`` block)."""
+    equations: list[str]
+    """Equations the model wrote (the last ``<equations>`` block)."""
+    choice: str | None
+    """The choice letter the answer names (multiple choice), once there is an answer."""
 
 
 class PhysicsOutput(SolveOutput):
@@ -39,6 +50,16 @@ class PhysicsOutput(SolveOutput):
     givens: list[Given]
     equations: list[str]
     choice: str | None
+
+
+def physics_trace(state: PhysicsState, ctx: Context, text: str) -> PhysicsTrace:
+    """What the physics checks see: the general trace input plus givens and equations."""
+    general = trace_input(state, ctx, text)
+    return PhysicsTrace(
+        **{f.name: getattr(general, f.name) for f in fields(general)},
+        givens=tuple(state["givens"]),
+        equations=tuple(state["equations"]),
+    )
 
 
 def read_givens(text: str) -> list[Given]:
@@ -95,7 +116,7 @@ def physics_intake(state: SolveInput, runtime: Runtime[Context]) -> dict[str, An
     return {**update, "givens": [], "equations": [], "choice": None}
 
 
-def record(state: SolveState) -> dict[str, Any]:
+def record(state: PhysicsState) -> dict[str, Any]:
     """Keep the givens and equations of the newest reply (later blocks replace earlier ones)."""
     text = str(state["messages"][-1].content)
     update: dict[str, Any] = {}
@@ -108,28 +129,32 @@ def record(state: SolveState) -> dict[str, Any]:
     return update
 
 
-def report(state: SolveState) -> dict[str, Any]:
+def report(state: PhysicsState) -> dict[str, Any]:
     """Name the choice letter the answer matches (multiple choice)."""
-    return {"choice": choice_letter(state.get("answer"), list(state.get("choices", [])))}
+    return {"choice": choice_letter(state["answer"], list(state["choices"]))}
 
 
-def route_after_record(state: SolveState, runtime: Runtime[Context]) -> Literal["tools", "verify"]:
+def route_after_record(
+    state: PhysicsState, runtime: Runtime[Context]
+) -> Literal["tools", "verify"]:
     """As in the solve graph."""
     return route_after_reason(state, runtime)
 
 
-def build_physics_graph(
-    checkpointer: Checkpointer = None,
-) -> CompiledStateGraph[Any, Context, Any, Any]:
-    """Compile the physics graph."""
+def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph[Any, Context, Any, Any]:
+    """Compile the physics graph.
+
+    Args:
+        checkpointer: where to save state after every step (``None``: keep nothing).
+    """
     builder = StateGraph(
-        SolveState, context_schema=Context, input_schema=SolveInput, output_schema=PhysicsOutput
+        PhysicsState, context_schema=Context, input_schema=SolveInput, output_schema=PhysicsOutput
     )
     builder.add_node("intake", physics_intake)
     builder.add_node("reason", reason)
     builder.add_node("record", record)
     builder.add_node("tools", run_tools)
-    verify: Any = make_verify(PHYSICS_CHECKS, done="report")  # routes by Command
+    verify: Any = make_verify(PHYSICS_CHECKS, "report", physics_trace)  # routes by Command
     builder.add_node("verify", verify, destinations=("reason", "report"))
     builder.add_node("report", report)
     builder.add_edge(START, "intake")
@@ -141,4 +166,5 @@ def build_physics_graph(
     return builder.compile(checkpointer=checkpointer, name="qvq-physics")
 
 
-graph = build_physics_graph()
+graph = build_graph()
+"""Compiled without a checkpointer, for ``langgraph.json`` (the server brings its own)."""

@@ -1,9 +1,7 @@
-"""Test doubles shipped with the package: a scripted chat model and a loopback replay server,
-plus the tiny Qwen2-VL checkpoint and the CPU vLLM server used to test against a real vLLM.
+"""Test doubles for your own tests: a scripted chat model and a loopback replay server.
 
 The replay server and the scripted model honour stop strings the way vLLM does (the stop string
-is cut from the reply). Names are imported on first use, so the tiny-checkpoint builder runs in
-the vLLM environment without the agent's own dependencies.
+is cut from the reply). Names are imported on first use.
 """
 
 from __future__ import annotations

@@ -115,6 +115,10 @@ class ReplayServer:
 class _QuietServer(ThreadingHTTPServer):
     """Clients that hang up (a cancelled stream) are expected; don't print their tracebacks."""
 
+    request_queue_size = 1024
+    """Listen backlog: concurrent runs open many connections at once (the default 5 makes the
+    kernel reset some of them, as no real server would)."""
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         return
 

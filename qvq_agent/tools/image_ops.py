@@ -7,6 +7,7 @@ the image it works on, and every image it makes records its affine map back to t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import cv2
@@ -14,7 +15,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qvq_agent.agent.prompts import IMAGE_RESULT
+from qvq_agent.images import ImageStore
+from qvq_agent.prompts import IMAGE_RESULT
 from qvq_agent.tools.registry import Tool, ToolEnv, ToolError, ToolResult, tool
 
 MAX_OUTPUT_PIXELS = 16_000_000
@@ -300,22 +302,37 @@ def tool_grid(env: ToolEnv, args: GridArgs) -> ToolResult:
     return ToolResult(True, f"{result.text} Cells: {listing}", result.images, value=new_id)
 
 
+def draw_marks(image: Image.Image, points: Sequence[tuple[float, float]]) -> Image.Image:
+    """A copy of ``image`` with numbered marks (1, 2, ...) at pixel ``points``.
+
+    Each mark is a small dot on the object with its number beside it: a ring or a stroked label
+    drawn across the object would hide its edge (and cut a small object in pieces).
+    """
+    canvas = image.copy()
+    draw = ImageDraw.Draw(canvas)
+    dot = max(2, min(canvas.size) // 300)
+    font = _font(max(12, min(canvas.size) // 45))
+    for number, (x, y) in enumerate(points, start=1):
+        draw.ellipse([x - dot, y - dot, x + dot, y + dot], fill=(255, 0, 0))
+        draw.text((x + 3 * dot, y - 3 * dot), str(number), fill=(255, 0, 0), font=font, anchor="ls")
+    return canvas
+
+
+def add_marked(store: ImageStore, image_id: str, points: Sequence[tuple[float, float]]) -> str:
+    """Store ``image_id`` with numbered marks at pixel ``points`` as a new image; its id."""
+    return store.add_image(
+        draw_marks(store.get(image_id).image, points),
+        parent=image_id,
+        operation="mark",
+        params={"points": [list(p) for p in points]},
+    )
+
+
 @tool(MarkArgs)
 def tool_mark(env: ToolEnv, args: MarkArgs) -> ToolResult:
     """Draw numbered marks (1, 2, ...) at points on an image, e.g. to check a count one by one."""
     pixels = frame_points(env, args.image, args.points)
-    canvas = env.store.get(args.image).image.copy()
-    draw = ImageDraw.Draw(canvas)
-    # A small dot on the object and its number beside it: a ring or a stroked label drawn
-    # across the object would hide its edge (and cut a small object in pieces).
-    dot = max(2, min(canvas.size) // 300)
-    font = _font(max(12, min(canvas.size) // 45))
-    for number, (x, y) in enumerate(pixels, start=1):
-        draw.ellipse([x - dot, y - dot, x + dot, y + dot], fill=(255, 0, 0))
-        draw.text((x + 3 * dot, y - 3 * dot), str(number), fill=(255, 0, 0), font=font, anchor="ls")
-    new_id = env.store.add_image(
-        canvas, parent=args.image, operation="mark", params={"points": pixels}
-    )
+    new_id = add_marked(env.store, args.image, pixels)
     return _result(
         env, f"Marked {len(pixels)} points on {args.image}, numbered 1 to {len(pixels)}", new_id
     )

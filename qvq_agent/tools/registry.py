@@ -146,11 +146,3 @@ class ToolRegistry:
             )
             for t in self._tools.values()
         )
-
-
-def default_registry() -> ToolRegistry:
-    """A registry with every built-in tool (crop, zoom, rotate, enhance, grid, mark, calculate, solve)."""
-    from qvq_agent.tools.calculator import MATH_TOOLS
-    from qvq_agent.tools.image_ops import IMAGE_TOOLS
-
-    return ToolRegistry([*IMAGE_TOOLS, *MATH_TOOLS])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
 from qvq_agent.agent.checks.spans import NUMBER
 from qvq_agent.answers import find_final_answers

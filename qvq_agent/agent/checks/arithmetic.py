@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
 from qvq_agent.tools import safe_math
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
-from qvq_agent.answers import DEFAULT_MARKERS
+from qvq_agent.profiles import DEFAULT_MARKERS
 
 Severity = Literal["error", "warning"]
 
@@ -30,15 +30,6 @@ class Finding(TypedDict):
     """Offset where it ends."""
     evidence: str
     """The span quoted (clipped)."""
-
-
-class Given(TypedDict):
-    """A quantity read off the figure or the text."""
-
-    name: str
-    value: float
-    unit: str
-    where: str
 
 
 @dataclass(frozen=True)
@@ -62,10 +53,6 @@ class TraceInput:
     choices: Sequence[str] = field(default_factory=tuple)
     cut_by_guard: bool = False
     """True when the online loop guard cancelled this reply (the text is incomplete)."""
-    givens: Sequence[Given] = ()
-    """Quantities the model read off the figure (physics graph)."""
-    equations: Sequence[str] = ()
-    """Equations the model wrote down (physics graph)."""
 
 
 Check = Callable[[TraceInput], list[Finding]]

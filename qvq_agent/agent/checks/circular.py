@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
 from qvq_agent.agent.checks.spans import NUMBER, Sentence, sentences
 from qvq_agent.answers import find_final_answers

@@ -13,9 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from langchain_core.messages import HumanMessage
-
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, make_finding
 from qvq_agent.agent.checks.spans import NUMBER, sentences
 
@@ -88,16 +86,6 @@ def find_claim(text: str, before: int | None = None) -> Claim | None:
 def verdict_says_no(reply: str) -> bool:
     """True when the model's answer to the grounding question starts with "no"."""
     return bool(re.match(r"\W*(?:no|false|incorrect|不)\b", reply.strip(), re.IGNORECASE))
-
-
-def grounding_request(claim: Claim, crop_url: str) -> HumanMessage:
-    """The question sent with the crop."""
-    return HumanMessage(
-        content=[
-            {"type": "image_url", "image_url": {"url": crop_url}},
-            {"type": "text", "text": prompts.GROUNDING_QUESTION.format(claim=claim.text)},
-        ]
-    )
 
 
 def ungrounded_finding(text: str, claim: Claim, reply: str) -> Finding:

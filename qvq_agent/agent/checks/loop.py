@@ -19,7 +19,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
-from qvq_agent.agent import prompts
+from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
 
 WINDOW_CHARS = 600

@@ -8,11 +8,32 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
-from qvq_agent.agent import prompts
-from qvq_agent.agent.checks.base import Finding, Given, TraceInput, make_finding, register_check
+from qvq_agent import prompts
+from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
 from qvq_agent.answers import equivalent, find_final_answers, parse_answer
+
+
+class Given(TypedDict):
+    """A quantity read off the figure or the text."""
+
+    name: str
+    value: float
+    unit: str
+    where: str
+
+
+@dataclass(frozen=True)
+class PhysicsTrace(TraceInput):
+    """A trace of the physics graph: also the givens and equations the model wrote."""
+
+    givens: Sequence[Given] = ()
+    """Quantities the model read off the figure."""
+    equations: Sequence[str] = ()
+    """Equations the model wrote down."""
+
 
 _ASKED_UNIT = re.compile(
     r"\b(?:in|into|as)\s+(m/s\^?2|m/s²|m/s|km/h|cm|mm|km|kg|m|s|N|J|W|V|A|Pa|Hz|ohms?|Ω|"
@@ -128,7 +149,9 @@ def _si_value(given: Given) -> float | None:
 def check_substitution(trace: TraceInput) -> list[Finding]:
     """Put the givens and the answer back into the equations: each must hold."""
     final = _final(trace)
-    if final is None or not trace.equations or not trace.givens:
+    if not isinstance(trace, PhysicsTrace) or final is None:
+        return []
+    if not trace.equations or not trace.givens:
         return []
     answer = parse_answer(final[0])
     if answer.kind != "number":

@@ -229,3 +229,8 @@ FINDING_UNCONFIRMED = (
     "{n} counted object(s) were not confirmed when the marks were checked (near {where}); they "
     "are kept in the count."
 )
+
+FINDING_CV_ESTIMATE = (
+    "{n} is the OpenCV estimate (solid blobs that differ from the background); no model looked "
+    "at the objects and nothing verified the count."
+)

