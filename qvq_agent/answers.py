@@ -211,7 +211,7 @@ def _strip(text: str) -> str:
 
 def parse_answer(text: str, choices: Sequence[str] = ()) -> ParsedAnswer:
     """Read an answer: a choice letter, a number (with unit, %, °), an expression, or text."""
-    from qvq_agent.tools import safe_math
+    from qvq_agent.tools import safe_math, sympy_build
 
     answer = _strip(text)
     choice = _CHOICE.match(answer)
@@ -245,7 +245,7 @@ def parse_answer(text: str, choices: Sequence[str] = ()) -> ParsedAnswer:
         expression = re.sub(r"(?<![A-Za-z_])([a-zA-Z])\s*\(", r"\1*(", expression)
     try:
         tree = safe_math.parse(expression)
-        value = safe_math.build(tree, safe_math.Namespace(units=False))
+        value = sympy_build.build(tree, sympy_build.Namespace(units=False))
     except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError):
         return ParsedAnswer(answer, "text")
     literal = re.fullmatch(r"\s*-?\d+(?:\.(\d+))?\s*", body.replace(",", ""))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from qvq_agent.answers import equivalent, parse_answer
+from tests.support.data import require
 
-GEOMETRY3K = Path(__file__).resolve().parents[2] / "shared" / "data" / "geometry3k"
 # An equivalent form of each problem's correct choice, written the way a model might.
 FORMS = {
     "11": "80°",
@@ -24,11 +23,10 @@ FORMS = {
 
 
 def problems() -> list[tuple[str, dict[str, object]]]:
-    if not GEOMETRY3K.exists():
-        pytest.fail(f"the shared Geometry3K problems are missing: {GEOMETRY3K}")
+    folder = require("geometry3k")
     return [
         (d.name, json.loads((d / "data.json").read_text()))
-        for d in sorted(GEOMETRY3K.iterdir())
+        for d in sorted(folder.iterdir())
         if d.is_dir()
     ]
 

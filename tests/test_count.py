@@ -19,9 +19,8 @@ from qvq_agent.counting import count_discs_cv, plan_tiles
 from qvq_agent.profiles import get_profile
 from qvq_agent.solver import CountResult, count
 from qvq_agent.testing import ReplayServer
+from tests.support.data import require
 from tests.support.oracle import BLUE, RED, last_image, oracle
-
-CLEVR = Path(__file__).resolve().parents[2] / "shared" / "data" / "clevr"
 
 
 def scene(
@@ -121,12 +120,11 @@ def test_6000x4000_with_150_small_objects(tmp_path: Path) -> None:
     ],
 )
 def test_clevr_with_a_scene_file_oracle(name: str) -> None:
-    if not CLEVR.exists():
-        pytest.fail(f"the shared CLEVR images are missing: {CLEVR}")
+    clevr = require("clevr")
     split, stem = name.split("/")
-    scenes = json.loads((CLEVR / "scenes" / f"CLEVR_{split}_scenes.json").read_text())["scenes"]
+    scenes = json.loads((clevr / "scenes" / f"CLEVR_{split}_scenes.json").read_text())["scenes"]
     objects = next(s["objects"] for s in scenes if s["image_filename"] == f"{stem}.png")
-    path = CLEVR / "images" / split / f"{stem}.png"
+    path = clevr / "images" / split / f"{stem}.png"
     width, height = Image.open(path).size
 
     def scene_oracle(body: dict[str, Any]) -> str:
@@ -158,6 +156,44 @@ def test_cv_method_counts_drawn_discs(tmp_path: Path) -> None:
     assert len(count_discs_cv(Image.open(path))) == 37
     result = count(path, "How many discs?", method="cv")
     assert result.answer == 37 and result.requests == 0
+    # Nothing verified an OpenCV count: it says so.
+    assert result.status == "unverified"
+    assert [f["check"] for f in result.findings] == ["cv_estimate"]
+    assert "OpenCV estimate" in result.findings[0]["message"]
+
+
+def test_solve_graph_count_honours_or_refuses_every_option(tmp_path: Path) -> None:
+    truth = [(100, 100), (400, 300), (700, 500)]
+    path = tmp_path / "three.png"
+    scene((800, 600), truth, 20, distractors=3).save(path)
+    runner = CliRunner()
+    for flags in (
+        ["--image", str(path)],
+        ["--choices", "A) 3"],
+        ["--max-steps", "3"],
+        ["--max-revisions", "1"],
+    ):
+        refused = runner.invoke(app, ["solve", str(path), "q", "--graph", "count", *flags])
+        assert refused.exit_code == 2 and flags[0] in refused.output and "count" in refused.output
+    with ReplayServer([oracle()], repeat_last=True) as server:
+        quiet = runner.invoke(
+            app,
+            [
+                "solve",
+                str(path),
+                "How many blue discs?",
+                "--graph",
+                "count",
+                "--base-url",
+                server.base_url,
+                "--extra-body",
+                '{"top_k": 5}',
+                "--quiet",
+            ],
+        )
+        bodies = [r.body for r in server.requests]
+    assert quiet.exit_code == 0 and quiet.stdout.strip() == "3"
+    assert bodies and all(b.get("top_k") == 5 for b in bodies)
 
 
 def test_count_cli_json(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def tool_calculate(env: ToolEnv, args: CalculateArgs) -> ToolResult:
 def tool_solve(env: ToolEnv, args: SolveArgs) -> ToolResult:
     """Solve equations for the unknowns with sympy; write each equation as `left = right`."""
     for name in args.unknowns:
-        if not safe_math._SAFE_NAME.match(name) or len(name) > safe_math.MAX_NAME:
+        if not safe_math.SAFE_NAME.match(name) or len(name) > safe_math.MAX_NAME:
             raise ToolError(f"unknowns: {name!r} is not a plain name like x or v0")
     for i, equation in enumerate(args.equations):
         for side in equation.split("="):

@@ -53,7 +53,9 @@ def evaluate_expression(text: str) -> Evaluation:
     import sympy as sp
     from sympy.physics import units as u
 
-    expr = safe_math.build(safe_math.parse(text), safe_math.Namespace())
+    from qvq_agent.tools import sympy_build
+
+    expr = sympy_build.build(safe_math.parse(text), sympy_build.Namespace())
     if isinstance(expr, sp.Basic) and expr.has(sp.Integral):
         raise safe_math.MathError("sympy could not do this integral in closed form")
     if _is_numeric_quantity(expr) and isinstance(expr, sp.Add):
@@ -87,8 +89,10 @@ def solve_equations(equations: list[str], unknowns: list[str]) -> list[dict[str,
     """Solve equations for the unknowns (runs inside the worker)."""
     import sympy as sp
 
+    from qvq_agent.tools import sympy_build
+
     symbols = {name: sp.Symbol(name) for name in unknowns}
-    ns = safe_math.Namespace(unknowns=symbols, units=False)
+    ns = sympy_build.Namespace(unknowns=symbols, units=False)
     eqs = []
     for i, equation in enumerate(equations):
         sides = equation.split("=")
@@ -99,8 +103,8 @@ def solve_equations(equations: list[str], unknowns: list[str]) -> list[dict[str,
         else:
             raise safe_math.MathError(f"equation {i + 1} has more than one '='")
         try:
-            lhs = safe_math.build(safe_math.parse(left), ns)
-            rhs = safe_math.build(safe_math.parse(right), ns)
+            lhs = sympy_build.build(safe_math.parse(left), ns)
+            rhs = sympy_build.build(safe_math.parse(right), ns)
         except safe_math.MathError as exc:
             raise safe_math.MathError(f"equation {i + 1}: {exc}") from None
         eqs.append(sp.Eq(lhs, rhs))
@@ -149,6 +153,8 @@ def worker_main() -> None:
     except (ImportError, ValueError, OSError):
         pass
     import sympy  # noqa: F401  (import before saying ready)
+
+    from qvq_agent.tools import sympy_build  # noqa: F401
 
     sys.stdout.write('{"ready": true}\n')
     sys.stdout.flush()

@@ -18,7 +18,7 @@ import sympy as sp
 
 from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
-from qvq_agent.tools import safe_math
+from qvq_agent.tools import safe_math, sympy_build
 
 ARITHMETIC_FUNCTIONS = ("sqrt", "cbrt", "sin", "cos", "tan", "log", "ln", "exp", "abs")
 
@@ -77,7 +77,7 @@ def normalise(text: str, *, strip_units: bool = True) -> str:
 def _evaluate(expression: str) -> float | None:
     try:
         tree = safe_math.parse(expression, functions=ARITHMETIC_FUNCTIONS)
-        value = safe_math.build(tree, safe_math.Namespace(units=False, free_symbols=False))
+        value = sympy_build.build(tree, sympy_build.Namespace(units=False, free_symbols=False))
         number = complex(sp.N(value, 30))
     except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError, OverflowError):
         return None
@@ -104,7 +104,7 @@ def _symbolic(raw: str) -> sp.Expr | None:
         spaced = spaced.replace(ch, name)
     try:
         tree = safe_math.parse(spaced, functions=ARITHMETIC_FUNCTIONS)
-        value = safe_math.build(tree, safe_math.Namespace(units=False))
+        value = sympy_build.build(tree, sympy_build.Namespace(units=False))
     except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError):
         return None
     return value if isinstance(value, sp.Expr) else None

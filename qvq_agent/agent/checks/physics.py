@@ -167,14 +167,14 @@ def check_substitution(trace: TraceInput) -> list[Finding]:
         value = _si_value(given)
         if value is not None:
             known[given["name"]] = value
-    from qvq_agent.tools import safe_math
+    from qvq_agent.tools import safe_math, sympy_build
 
     for equation in trace.equations:
         if equation.count("=") != 1:
             continue
         try:
             sides = [
-                safe_math.build(safe_math.parse(side), safe_math.Namespace(units=False))
+                sympy_build.build(safe_math.parse(side), sympy_build.Namespace(units=False))
                 for side in equation.split("=")
             ]
         except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError):
