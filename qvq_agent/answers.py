@@ -2,6 +2,12 @@
 
 QVQ writes ``**Final Answer**`` and then the answer (often ``\\boxed{...}``); other models use
 ``\\boxed{}`` alone or ``<answer>...</answer>``.
+
+:func:`equivalent` grades: option letters and choice texts, prose, and plain numbers (with the
+precision policy, percent and degree signs) are decided here, in the agent's own process;
+everything else (LaTeX, sets, intervals, equations, matrices, units) goes to math-verify and
+pint in the math worker process (:mod:`qvq_agent.tools.math_compare`), bounded by its time
+limit in any thread.
 """
 
 from __future__ import annotations
@@ -9,9 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from qvq_agent.profiles import DEFAULT_MARKERS
+from qvq_agent.tools import notation
 
 
 @dataclass(frozen=True)
@@ -46,13 +53,19 @@ _MATH_WRAP = re.compile(r"^(?:\\\[|\\\(|\$\$|\$)\s*(.*?)\s*(?:\\\]|\\\)|\$\$|\$)
 
 
 def clean_answer(text: str) -> str:
-    """Strip math delimiters, a single ``\\boxed{}``, bold markers and trailing periods."""
+    """Strip math delimiters, ``\\boxed{}`` (several boxes: their contents joined by commas),
+    bold markers and trailing periods."""
     answer = text.strip()
-    box = answer.find("\\boxed{")
-    if box != -1:
+    boxes: list[str] = []
+    start = 0
+    while len(boxes) < 16 and (box := answer.find("\\boxed{", start)) != -1:
         inner = _boxed_contents(answer, box)
-        if inner is not None:
-            answer = inner[0]
+        if inner is None:
+            break
+        boxes.append(inner[0])
+        start = inner[1]
+    if boxes:
+        answer = ", ".join(boxes)
     match = _MATH_WRAP.match(answer)
     if match:
         answer = match.group(1)
@@ -108,84 +121,16 @@ def extract_final_answer(text: str, markers: Sequence[str] = DEFAULT_MARKERS) ->
 
 # ---------------------------------------------------------------- comparing answers
 
+Precision = Literal["strict", "stated"]
+"""``strict``: only float noise is forgiven (``1/3`` is not ``0.333``). ``stated``: a rounded
+decimal with at least three significant digits also matches an exact value within half a unit
+of its last digit (``5\\sqrt{3}`` is ``8.660``; ``0.5`` is not ``0.46``)."""
 Kind = Literal["number", "expression", "choice", "text"]
+COMPARE_TIME_LIMIT_S = 1.5
+"""A comparison the math worker cannot finish in this time is given up (and says so)."""
 
-_LATEX_WRAPPERS = re.compile(r"\\(?:text|mathrm|textbf|mathbf|operatorname)\s*\{([^{}]*)\}")
-_DEGREE = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree|\s+degrees?\b|\s*deg\b)")
-_PERCENT = re.compile(r"\s*(?:\\%|%|\s+percent\b)")
-_ASSIGNMENT = re.compile(r"^\s*(?:[A-Za-z]\w*(?:\s*\([^)]*\))?|\\?[a-z]+\s*[A-Za-z]?)\s*=\s*(?=\S)")
-_CHOICE = re.compile(r"^\(?([A-Ha-h])\)?(?:[.):：]\s*(.*))?$")
-_UNIT_WORDS = {
-    "m": "meter",
-    "meter": "meter",
-    "meters": "meter",
-    "metre": "meter",
-    "cm": "centimeter",
-    "mm": "millimeter",
-    "km": "kilometer",
-    "s": "second",
-    "sec": "second",
-    "seconds": "second",
-    "ms": "millisecond",
-    "min": "minute",
-    "h": "hour",
-    "hours": "hour",
-    "kg": "kilogram",
-    "g": "gram",
-    "N": "newton",
-    "J": "joule",
-    "W": "watt",
-    "V": "volt",
-    "A": "ampere",
-    "ohm": "ohm",
-    "Ω": "ohm",
-    "Pa": "pascal",
-    "Hz": "hertz",
-    "m/s": "meter/second",
-    "m/s^2": "meter/second**2",
-    "m/s²": "meter/second**2",
-    "km/h": "kilometer/hour",
-}
-_UNIT_WORDS.update(  # the names sympy prints (a `calculate` result: 19.6*meter/second)
-    {
-        name: name
-        for name in (
-            "meter/second**2",
-            "meter/second",
-            "second",
-            "kilogram",
-            "newton",
-            "joule",
-            "watt",
-            "volt",
-            "ampere",
-        )
-    }
-)
-_UNIT_SUFFIX = re.compile(
-    r"\s*(meter/second\*\*2|meter/second|kilogram|newton|joule|watt|volt|ampere|second|"
-    r"m/s\^?2|m/s²|m/s|km/h|cm|mm|km|kg|ms|min|sec|seconds|hours|meters?|metres?|ohm|Ω|Pa|Hz|"
-    r"[mgsNJWVAh])\s*$"
-)
-
-
-@dataclass(frozen=True)
-class ParsedAnswer:
-    """An answer read into a comparable form."""
-
-    text: str
-    """The answer as given, cleaned."""
-    kind: Kind
-    value: Any = None
-    """A sympy number or expression (``number`` / ``expression``)."""
-    unit: str | None = None
-    """A sympy.physics.units expression in words (``meter/second``), if one was written."""
-    degrees: bool = False
-    percent: bool = False
-    decimals: int | None = None
-    """Decimals of a plain decimal literal (its stated precision)."""
-    letter: str | None = None
-    """The choice letter, for a ``choice``."""
+_OPTION = re.compile(r"^\(?([A-Za-z])\)(?:\s+(.*))?$|^([A-Za-z])[.)](?:\s*(.*))?$|^([A-Za-z])$")
+_OPTION_PREFIX = re.compile(r"^\s*\(?[A-Za-z]\)?[.)]\s*|^\s*\([A-Za-z]\)\s*")
 
 
 @dataclass(frozen=True)
@@ -194,187 +139,134 @@ class Verdict:
 
     equivalent: bool
     reason: str
+    gave_up: bool = False
+    """True when the comparison could not be finished (time limit, unreadable): not equivalent."""
 
     def __bool__(self) -> bool:
         return self.equivalent
 
 
-def _strip(text: str) -> str:
-    answer = clean_answer(text)
-    answer = _LATEX_WRAPPERS.sub(r"\1", answer)
-    answer = (
-        answer.replace("\\left", "").replace("\\right", "").replace("\\!", "").replace("\\,", "")
-    )
-    answer = answer.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    return answer.strip().rstrip(".")
+def option_letter(answer: str, choices: Sequence[str]) -> str | None:
+    """The choice letter an answer names by letter (``B``, ``(B)``, ``B.``, ``B) 13``), if it
+    is one of the ``choices``; ``A:B=1`` or a letter past the last choice names none."""
+    match = _OPTION.match(notation.unwrap_latex(clean_answer(answer)).strip())
+    if not match:
+        return None
+    letter = next(g for g in (match.group(1), match.group(3), match.group(5)) if g).upper()
+    return letter if 0 <= ord(letter) - ord("A") < len(choices) else None
+
+
+def choice_text(choice: str) -> str:
+    """A choice without its letter: ``B) 13`` -> ``13``."""
+    return _OPTION_PREFIX.sub("", choice, count=1).strip()
 
 
 def parse_answer(text: str, choices: Sequence[str] = ()) -> ParsedAnswer:
-    """Read an answer: a choice letter, a number (with unit, %, °), an expression, or text."""
-    from qvq_agent.tools import safe_math, sympy_build
-
-    answer = _strip(text)
-    choice = _CHOICE.match(answer)
-    if (
-        choice
-        and (choices or choice.group(2) is not None)
-        and len(answer) <= 3 + len(choice.group(2) or "")
-    ):
-        letter = choice.group(1).upper()
-        if not choices or ord(letter) - ord("A") < len(choices):
-            return ParsedAnswer(answer, "choice", letter=letter)
-    body = _ASSIGNMENT.sub("", answer)
-    degrees = bool(_DEGREE.search(body))
-    body = _DEGREE.sub("", body)
-    percent = bool(_PERCENT.search(body))
-    body = _PERCENT.sub("", body)
-    unit = None
-    suffix = _UNIT_SUFFIX.search(body)
-    if suffix and re.search(r"[\d)}]\s*$", body[: suffix.start()]):
-        unit = _UNIT_WORDS.get(suffix.group(1))
-        body = body[: suffix.start()]
-    expression = safe_math.latex_to_math(body)
-    expression = re.sub(r"\\([a-z]+)", r"\1", expression)  # any other command: its name
-    if re.search(r"\d,\d{3}", body):
-        expression = expression.replace(",", "")
-    expression = (
-        expression.replace("^", "**").replace("×", "*").replace("−", "-").replace("√", "sqrt")
-    )
-    if re.search(r"[\d+\-*/^()=]", expression):  # written math: x(x+2), 2ab are products
-        expression = safe_math.split_letter_products(expression)
-        expression = re.sub(r"(?<![A-Za-z_])([a-zA-Z])\s*\(", r"\1*(", expression)
-    try:
-        tree = safe_math.parse(expression)
-        value = sympy_build.build(tree, sympy_build.Namespace(units=False))
-    except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError):
+    """What kind of answer this is (an option letter, a number, an expression, or text), read
+    without evaluating anything; a number keeps its unit, signs and stated decimals."""
+    answer = clean_answer(text)
+    letter = option_letter(answer, choices) if choices else None
+    if letter is not None:
+        return ParsedAnswer(answer, "choice", letter=letter)
+    number = notation.read_number(answer)
+    if number is not None and number.label is None:
+        return ParsedAnswer(
+            answer,
+            "number",
+            value=float(number.value),
+            unit=number.unit,
+            degrees=number.degrees,
+            percent=number.percent,
+            decimals=number.decimals if number.decimals > 0 else None,
+        )
+    if notation.is_prose(answer) or notation.lone_letter(answer) or not answer:
         return ParsedAnswer(answer, "text")
-    literal = re.fullmatch(r"\s*-?\d+(?:\.(\d+))?\s*", body.replace(",", ""))
-    decimals = len(literal.group(1) or "") if literal else None
-    kind: Kind = "number" if getattr(value, "is_number", False) else "expression"
-    return ParsedAnswer(answer, kind, value, unit, degrees, percent, decimals)
+    return ParsedAnswer(answer, "expression")
 
 
-def _resolve_choice(parsed: ParsedAnswer, choices: Sequence[str]) -> ParsedAnswer | None:
-    if parsed.kind != "choice" or parsed.letter is None:
-        return None
-    index = ord(parsed.letter) - ord("A")
-    if not 0 <= index < len(choices):
-        return None
-    text = re.sub(r"^\(?[A-H]\)?[.):：]\s*", "", choices[index].strip())
-    return parse_answer(text)
+@dataclass(frozen=True)
+class ParsedAnswer:
+    """An answer read into a kind, without evaluating it."""
 
-
-def numeric_value(value: Any) -> float | None:
-    import sympy as sp
-
-    try:
-        number = complex(sp.N(value, 30))
-    except (TypeError, ValueError):
-        return None
-    return number.real if abs(number.imag) < 1e-12 else None
-
-
-def si_value(parsed: ParsedAnswer) -> tuple[float, Any] | None:
-    """The value in SI base units and its dimension, for answers with a unit."""
-    import sympy as sp
-    from sympy.physics import units as u
-    from sympy.physics.units.systems.si import SI
-
-    if parsed.unit is None or parsed.value is None:
-        return None
-    quantity = parsed.value * sp.sympify(
-        parsed.unit, locals={n: getattr(u, n) for n in dir(u) if not n.startswith("_")}
-    )
-    base = u.convert_to(quantity, [u.meter, u.kilogram, u.second, u.ampere])
-    factor, dimension = SI._collect_factor_and_dimension(base)
-    return numeric_value(factor) or 0.0, dimension
+    text: str
+    """The answer as given, cleaned."""
+    kind: Kind
+    value: float | None = None
+    """The value of a plain ``number``."""
+    unit: str | None = None
+    """A unit written after a number (``m/s``), as written."""
+    degrees: bool = False
+    percent: bool = False
+    decimals: int | None = None
+    """Decimals of a plain decimal literal (the precision it states)."""
+    letter: str | None = None
+    """The choice letter, for a ``choice``."""
 
 
 def equivalent(
-    a: str, b: str, tolerance: float | None = None, choices: Sequence[str] = ()
+    a: str,
+    b: str,
+    *,
+    precision: Precision = "strict",
+    choices: Sequence[str] = (),
+    time_limit_s: float = COMPARE_TIME_LIMIT_S,
 ) -> Verdict:
-    """Are two answers the same? Numbers within the stated precision (or ``tolerance``, relative),
-    expressions symbolically, choice letters through ``choices``, units through
-    ``sympy.physics.units``, degrees and percent signs optional, text case- and space-insensitive.
+    """Are two answers the same?
+
+    Option letters through ``choices`` (a letter means nothing without them); prose as text
+    (case and spacing folded, never punctuation); numbers under the ``precision`` policy, with
+    percent and degree signs optional on one side; LaTeX, expressions, sets, tuples,
+    intervals, inequalities, equations (up to sign and labels) and matrices with math-verify;
+    quantities with pint (``2.5 m/s`` = ``250 cm/s``). A lone letter or a ratio label is never
+    guessed at. Bounded in any thread: a comparison past ``time_limit_s`` is given up
+    (``Verdict.gave_up``) and is not equivalent.
     """
-    pa, pb = parse_answer(a, choices), parse_answer(b, choices)
-    if pa.kind == "choice" and pb.kind == "choice":
-        same = pa.letter == pb.letter
-        return Verdict(same, f"choice {pa.letter} {'=' if same else '≠'} choice {pb.letter}")
-    for one, other in ((pa, pb), (pb, pa)):
-        if one.kind == "choice":
-            if not choices:
-                return Verdict(False, f"choice {one.letter} given without the choices to read it")
-            text = _resolve_choice(one, choices)
-            if text is None:
-                return Verdict(False, f"{one.letter} is not one of the {len(choices)} choices")
-            inner = equivalent(text.text, other.text, tolerance)
-            return Verdict(inner.equivalent, f"choice {one.letter} is {text.text}; {inner.reason}")
-    if "text" in (pa.kind, pb.kind):
-        norm = [re.sub(r"[\s.,;:!]+", " ", x.text).strip().lower() for x in (pa, pb)]
-        same = norm[0] == norm[1]
-        return Verdict(same, "same text" if same else "different text")
-    return _compare_math(pa, pb, tolerance)
-
-
-def _compare_math(pa: ParsedAnswer, pb: ParsedAnswer, tolerance: float | None) -> Verdict:
-    import math
-
-    import sympy as sp
-
-    notes = []
-    va, vb = pa.value, pb.value
-    if pa.unit and pb.unit:
-        sa, sb = si_value(pa), si_value(pb)
-        if sa is None or sb is None:
-            return Verdict(False, "units could not be read")
-        if sa[1] != sb[1]:
-            return Verdict(False, f"different quantities ({pa.unit} vs {pb.unit})")
-        va, vb = sa[0], sb[0]
-        notes.append("units converted")
-    elif pa.unit or pb.unit:
-        notes.append("unit omitted on one side")
-    if pa.kind == "expression" or pb.kind == "expression":
-        if pa.kind != pb.kind:
-            return Verdict(False, "a number and an expression with unknowns")
-        difference = sp.simplify(sp.sympify(va) - sp.sympify(vb))
-        same = difference == 0
-        return Verdict(same, "symbolically equal" if same else "different expressions")
-    xa, xb = numeric_value(va), numeric_value(vb)
-    if xa is None or xb is None:
-        return Verdict(False, "not a real number")
-    candidates = [(xa, xb, "")]
-    if pa.percent != pb.percent:
-        candidates += [
-            (xa / 100 if pa.percent else xa, xb / 100 if pb.percent else xb, "as a fraction")
-        ]
-        notes.append("percent sign on one side")
-    if pa.degrees != pb.degrees:
-        candidates += [
-            (
-                math.radians(xa) if pa.degrees else xa,
-                math.radians(xb) if pb.degrees else xb,
-                "degrees as radians",
+    ca, cb = clean_answer(a), clean_answer(b)
+    if choices:
+        la, lb = option_letter(ca, choices), option_letter(cb, choices)
+        if la and lb:
+            return Verdict(la == lb, f"choice {la} {'=' if la == lb else '≠'} choice {lb}")
+        if la or lb:
+            letter, other = (la, cb) if la else (lb, ca)
+            assert letter is not None
+            text = choice_text(choices[ord(letter) - ord("A")])
+            inner = equivalent(text, other, precision=precision, time_limit_s=time_limit_s)
+            return Verdict(
+                inner.equivalent, f"choice {letter} is {text}; {inner.reason}", inner.gave_up
             )
-        ]
-        notes.append("degree sign on one side")
-    for x, y, how in candidates:
-        tol = _tolerance(pa, pb, x, y, tolerance)
-        if abs(x - y) <= tol:
-            reason = f"{x:.6g} = {y:.6g} within {tol:.2g}"
-            extra = ", ".join(n for n in [*notes, how] if n)
-            return Verdict(True, reason + (f" ({extra})" if extra else ""))
-    return Verdict(False, f"{xa:.6g} ≠ {xb:.6g}")
+    na, nb = notation.read_number(ca), notation.read_number(cb)
+    if na is not None and nb is not None:
+        if na.unit is None and nb.unit is None:
+            return _plain_numbers(na, nb, precision)
+        return _ask_worker(ca, cb, precision, time_limit_s)
+    if (
+        max(len(ca), len(cb)) > notation.MAX_ANSWER_CHARS
+        or notation.is_prose(ca)
+        or notation.is_prose(cb)
+        or notation.lone_letter(ca)
+        or notation.lone_letter(cb)
+    ):
+        same = notation.normalise_text(ca) == notation.normalise_text(cb)
+        return Verdict(same, "same text" if same else "different text")
+    return _ask_worker(ca, cb, precision, time_limit_s)
 
 
-def _tolerance(
-    pa: ParsedAnswer, pb: ParsedAnswer, x: float, y: float, relative: float | None
-) -> float:
-    scale = max(abs(x), abs(y), 1e-12)
-    if relative is not None:
-        return relative * scale
-    tol = 1e-9 * scale
-    for side in (pa, pb):
-        if side.decimals is not None and side.decimals > 0:
-            tol = max(tol, 0.5 * 10 ** (-side.decimals) * 1.0001)
-    return tol
+def _plain_numbers(na: notation.Number, nb: notation.Number, precision: Precision) -> Verdict:
+    """Two plain numbers (no unit), decided here."""
+    if na.label and nb.label and na.label != nb.label:
+        return Verdict(False, f"different things counted ({na.label} vs {nb.label})")
+    same, reason = notation.compare_numbers(na.value, nb.value, na, nb, precision)
+    return Verdict(same, reason)
+
+
+def _ask_worker(a: str, b: str, precision: Precision, time_limit_s: float) -> Verdict:
+    from qvq_agent.tools.math_worker import MathTimeout, MathWorkerError, worker
+
+    request = {"kind": "compare", "a": a, "b": b, "precision": precision}
+    try:
+        answer = worker().ask(request, time_limit_s)
+    except MathTimeout:
+        return Verdict(False, f"gave up: the comparison took over {time_limit_s:g} s", True)
+    except MathWorkerError as exc:
+        return Verdict(False, f"gave up: {exc}", True)
+    return Verdict(bool(answer["equivalent"]), str(answer["reason"]))

@@ -22,7 +22,8 @@ MAX_EQUATIONS = 8
 class CalculateArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     expression: str = Field(
-        description="math expression, e.g. sqrt(2*9.8*5), 12*7, sin(30*deg), 9.8*m/s**2 * 2*s"
+        description="math expression, e.g. sqrt(2*9.8*5), 12*7, sin(30*deg), 9.8 m/s**2 * 2 s "
+        "(a unit follows its number; a lone letter such as g or h is a variable)"
     )
 
 
@@ -62,11 +63,11 @@ def tool_solve(env: ToolEnv, args: SolveArgs) -> ToolResult:
                 safe_math.parse(side)
             except safe_math.MathError as exc:
                 raise ToolError(f"equation {i + 1} ({_clip(equation)}): {exc}") from None
-    solutions: list[dict[str, str]] = _ask(
+    solutions: list[dict[str, str]] | str = _ask(
         {"kind": "solve", "equations": args.equations, "unknowns": args.unknowns}
     )
-    if not solutions:
-        return ToolResult(True, "no solution", value="no solution")
+    if isinstance(solutions, str):  # no solution, or every value is one
+        return ToolResult(True, solutions, value=solutions)
     rendered = [", ".join(f"{k} = {v}" for k, v in row.items()) for row in solutions]
     text = "; or ".join(rendered)
     return ToolResult(True, text, value=text)

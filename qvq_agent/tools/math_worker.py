@@ -1,31 +1,47 @@
-"""The math worker: a separate process that builds and evaluates sympy expressions.
+"""The one bounded path for sympy work on model-written math: worker processes, killed on timeout.
 
-Run as ``python -m qvq_agent.tools.math_worker``; it reads one JSON request per line and answers
-one JSON line. The parent kills it when an answer takes longer than the time limit, and it runs
-under a memory limit, so no expression can hang or exhaust the agent. It imports only sympy and
-:mod:`qvq_agent.tools.safe_math`, so a fresh worker is ready in about a second.
+Run as ``python -m qvq_agent.tools.math_worker``; a worker reads one JSON request per line and
+answers one JSON line. Requests: ``calculate`` (an expression), ``solve`` (equations) and
+``compare`` (two answers, see :mod:`qvq_agent.tools.math_compare`). The parent kills a worker
+whose answer takes longer than the time limit and starts another; every worker runs under a
+memory limit. So no text a model writes can hang or exhaust the agent: the calculator tools,
+``answers.equivalent`` and the verifier's checks that need sympy all come through here.
+
+:class:`MathPool` keeps a few workers, so concurrent runs are served side by side and one slow
+expression blocks only its own caller.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
+import os
+import queue
 import select
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from qvq_agent.tools import safe_math
 
 TIME_LIMIT_S = 1.5
-"""Wall time one evaluation may take before its worker is killed."""
+"""Wall time one request may take before its worker is killed."""
+FIRST_REQUEST_ALLOWANCE_S = 3.0
+"""Extra time for the first request a worker serves (it imports math-verify then)."""
 MEMORY_LIMIT_BYTES = 2 * 1024**3
+POOL_SIZE = 2
+"""Workers the process-wide pool keeps at most."""
 
 
 class MathWorkerError(Exception):
     """The worker refused or could not finish; the message is for the model."""
+
+
+class MathTimeout(MathWorkerError):
+    """The request ran past its time limit; its worker was killed."""
 
 
 def clip(text: str, limit: int = 120) -> str:
@@ -85,8 +101,16 @@ def _is_numeric_quantity(expr: Any) -> bool:
     return not any(isinstance(sym, sp.Symbol) for sym in expr.free_symbols)
 
 
-def solve_equations(equations: list[str], unknowns: list[str]) -> list[dict[str, str]]:
-    """Solve equations for the unknowns (runs inside the worker)."""
+IDENTITY = "every value satisfies the equations (they reduce to 0 = 0)"
+NO_SOLUTION = "no solution"
+
+
+def solve_equations(equations: list[str], unknowns: list[str]) -> list[dict[str, str]] | str:
+    """Solve equations for the unknowns (runs inside the worker).
+
+    Returns the solutions, or a sentence when there is none or every value is one. A single
+    polynomial equation that sympy cannot solve in radicals gets its real roots numerically.
+    """
     import sympy as sp
 
     from qvq_agent.tools import sympy_build
@@ -108,7 +132,20 @@ def solve_equations(equations: list[str], unknowns: list[str]) -> list[dict[str,
         except safe_math.MathError as exc:
             raise safe_math.MathError(f"equation {i + 1}: {exc}") from None
         eqs.append(sp.Eq(lhs, rhs))
-    solutions = sp.solve(eqs, list(symbols.values()), dict=True)
+    if all(eq is sp.true for eq in eqs):
+        return IDENTITY
+    eqs = [eq for eq in eqs if eq is not sp.true]
+    if any(eq is sp.false for eq in eqs):
+        return NO_SOLUTION
+    unknown_list = list(symbols.values())
+    try:
+        solutions = sp.solve(eqs, unknown_list, dict=True)
+    except NotImplementedError:
+        solutions = []
+    if not solutions and len(eqs) == 1 and len(unknown_list) == 1:
+        solutions = _real_roots(eqs[0], unknown_list[0])
+    if not solutions:
+        return NO_SOLUTION
     out = []
     for solution in solutions:
         row = {}
@@ -121,13 +158,37 @@ def solve_equations(equations: list[str], unknowns: list[str]) -> list[dict[str,
     return out
 
 
+def _real_roots(equation: Any, unknown: Any) -> list[dict[Any, Any]]:
+    """Real roots of one polynomial equation, numerically (sympy's ``solve`` found none)."""
+    import sympy as sp
+
+    polynomial = sp.Poly(equation.lhs - equation.rhs, unknown) if equation.free_symbols else None
+    if polynomial is None or polynomial.degree() > 50:
+        return []
+    return [{unknown: sp.Float(root, 15)} for root in sp.Poly(polynomial).nroots() if root.is_real]
+
+
+HANDLERS = ("calculate", "solve", "compare", "to_si")
+
+
 def _answer(request: dict[str, Any]) -> dict[str, Any]:
     """Serve one request inside the worker: ``{"ok": value}`` or ``{"error": text}``."""
     try:
-        if request["kind"] == "calculate":
+        kind = request.get("kind")
+        if kind == "calculate":
             result = evaluate_expression(request["expression"])
             return {"ok": {"exact": result.exact, "numeric": result.numeric}}
-        return {"ok": solve_equations(request["equations"], request["unknowns"])}
+        if kind == "solve":
+            return {"ok": solve_equations(request["equations"], request["unknowns"])}
+        if kind == "compare":
+            from qvq_agent.tools.math_compare import compare
+
+            return {"ok": compare(request)}
+        if kind == "to_si":
+            from qvq_agent.tools.math_compare import to_si
+
+            return {"ok": to_si(request)}
+        return {"error": f"unknown request kind {kind!r}"}
     except safe_math.MathError as exc:
         return {"error": str(exc)}
     except MemoryError:
@@ -140,8 +201,19 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
         NotImplementedError,
         AttributeError,
         KeyError,
+        IndexError,
     ) as exc:
-        return {"error": f"sympy could not do this: {type(exc).__name__}: {exc}"}
+        return {"error": f"sympy could not do this: {type(exc).__name__}: {clip(str(exc))}"}
+
+
+def _preload() -> None:
+    """Import math-verify and pint while the worker waits for its first request."""
+    from qvq_agent.tools.math_compare import preload
+
+    try:
+        preload()
+    except Exception:  # a broken optional import shows up in the request that needs it
+        return
 
 
 def worker_main() -> None:
@@ -156,34 +228,35 @@ def worker_main() -> None:
 
     from qvq_agent.tools import sympy_build  # noqa: F401
 
+    threading.Thread(target=_preload, daemon=True).start()
     sys.stdout.write('{"ready": true}\n')
     sys.stdout.flush()
     for line in sys.stdin:
         try:
             request = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             answer: dict[str, Any] = {"error": "bad request"}
         else:
-            answer = _answer(request)
+            answer = _answer(request) if isinstance(request, dict) else {"error": "bad request"}
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 
 
-class SympyWorker:
-    """A worker process (``python -m qvq_agent.tools.calculator``), killed on timeout and replaced.
+class _Process:
+    """One worker process (``python -m qvq_agent.tools.math_worker``); not thread-safe alone.
 
     A plain subprocess rather than ``multiprocessing``: it never re-imports the caller's
     ``__main__`` and needs no ``if __name__ == "__main__"`` guard in user scripts.
     """
 
-    def __init__(self, time_limit_s: float = TIME_LIMIT_S, start_timeout_s: float = 30.0) -> None:
-        self.time_limit_s = time_limit_s
+    def __init__(self, start_timeout_s: float) -> None:
         self.start_timeout_s = start_timeout_s
-        self._lock = threading.Lock()
+        self.served = 0
         self._proc: subprocess.Popen[str] | None = None
         self._ready = False
 
-    def _spawn(self) -> None:
+    def spawn(self) -> None:
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "qvq_agent.tools.math_worker"],
             stdin=subprocess.PIPE,
@@ -191,28 +264,30 @@ class SympyWorker:
             stderr=subprocess.DEVNULL,
             text=True,
             bufsize=1,
+            env=env,
         )
         self._ready = False
+        self.served = 0
 
     def _read_line(self, timeout_s: float) -> str | None:
         assert self._proc is not None and self._proc.stdout is not None
-        ready, _, _ = select.select([self._proc.stdout], [], [], timeout_s)
+        ready, _, _ = select.select([self._proc.stdout], [], [], max(0.0, timeout_s))
         if not ready:
             return None
         return self._proc.stdout.readline()
 
-    def _ensure_ready(self) -> None:
+    def ensure_ready(self) -> None:
         if self._proc is None or self._proc.poll() is not None:
-            self._kill()
-            self._spawn()
+            self.kill()
+            self.spawn()
         if not self._ready:
             line = self._read_line(self.start_timeout_s)
             if not line:
-                self._kill()
-                raise RuntimeError("the sympy worker process did not start")
+                self.kill()
+                raise MathWorkerError("the math worker process did not start")
             self._ready = True
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
         if self._proc is not None:
             self._proc.kill()
             self._proc.wait(timeout=5)
@@ -222,51 +297,103 @@ class SympyWorker:
         self._proc = None
         self._ready = False
 
-    def warm(self) -> None:
-        """Start the worker now (importing sympy takes about a second)."""
-        with self._lock:
-            self._ensure_ready()
-
-    def ask(self, request: dict[str, Any]) -> Any:
-        """Send one request; returns the value or raises :class:`MathWorkerError`."""
-        with self._lock:
-            self._ensure_ready()
-            assert self._proc is not None and self._proc.stdin is not None
-            try:
-                self._proc.stdin.write(json.dumps(request) + "\n")
-                self._proc.stdin.flush()
-            except BrokenPipeError:
-                self._kill()
-                raise MathWorkerError("the math worker stopped; try again") from None
-            line = self._read_line(self.time_limit_s)
-            if line is None:
-                self._kill()
-                self._spawn()  # the next call finds a worker already importing sympy
-                raise MathWorkerError(
-                    f"the computation took longer than {self.time_limit_s:g} s and was stopped; "
-                    "simplify it or split it into smaller steps"
-                )
-            if not line:
-                self._kill()
-                raise MathWorkerError("the computation was too large for the math worker (memory)")
+    def ask(self, request: dict[str, Any], time_limit_s: float) -> Any:
+        self.ensure_ready()
+        assert self._proc is not None and self._proc.stdin is not None
+        limit = time_limit_s + (FIRST_REQUEST_ALLOWANCE_S if self.served == 0 else 0.0)
+        try:
+            self._proc.stdin.write(json.dumps(request) + "\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.kill()
+            raise MathWorkerError("the math worker stopped; try again") from None
+        line = self._read_line(limit)
+        if line is None:
+            self.kill()
+            self.spawn()  # the next request finds a worker already importing sympy
+            raise MathTimeout(
+                f"the computation took longer than {time_limit_s:g} s and was stopped; "
+                "simplify it or split it into smaller steps"
+            )
+        if not line:
+            self.kill()
+            raise MathWorkerError("the computation was too large for the math worker (memory)")
+        self.served += 1
         answer = json.loads(line)
         if "error" in answer:
             raise MathWorkerError(str(answer["error"]))
         return answer["ok"]
 
-    def close(self) -> None:
-        """Stop the worker process."""
+
+class MathPool:
+    """Up to ``size`` worker processes; each request takes an idle one (or waits for one).
+
+    Thread-safe. A request that runs past its limit kills only its own worker (a fresh one
+    starts at once), so one slow expression never blocks another caller's.
+    """
+
+    def __init__(
+        self,
+        size: int = POOL_SIZE,
+        time_limit_s: float = TIME_LIMIT_S,
+        start_timeout_s: float = 30.0,
+    ) -> None:
+        self.size = max(1, size)
+        self.time_limit_s = time_limit_s
+        self._start_timeout_s = start_timeout_s
+        self._idle: queue.LifoQueue[_Process] = queue.LifoQueue()
+        self._made = 0
+        self._lock = threading.Lock()
+        self._all: list[_Process] = []
+
+    def _take(self, deadline: float) -> _Process:
         with self._lock:
-            self._kill()
+            if self._idle.empty() and self._made < self.size:
+                self._made += 1
+                process = _Process(self._start_timeout_s)
+                self._all.append(process)
+                return process
+        try:
+            return self._idle.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            raise MathTimeout(
+                "every math worker stayed busy past the time limit; try again"
+            ) from None
+
+    def ask(self, request: dict[str, Any], time_limit_s: float | None = None) -> Any:
+        """Send one request; returns the value or raises :class:`MathWorkerError`.
+
+        Waits for an idle worker at most the start timeout plus the limit.
+        """
+        limit = self.time_limit_s if time_limit_s is None else time_limit_s
+        process = self._take(time.monotonic() + self._start_timeout_s + limit)
+        try:
+            return process.ask(request, limit)
+        finally:
+            self._idle.put(process)
+
+    def warm(self) -> None:
+        """Start one worker now (importing sympy takes about a second)."""
+        process = self._take(time.monotonic() + self._start_timeout_s)
+        try:
+            process.ensure_ready()
+        finally:
+            self._idle.put(process)
+
+    def close(self) -> None:
+        """Stop every worker process."""
+        with self._lock:
+            for process in self._all:
+                process.kill()
 
 
-_WORKER = SympyWorker()
-atexit.register(_WORKER.close)
+_POOL = MathPool()
+atexit.register(_POOL.close)
 
 
-def worker() -> SympyWorker:
-    """The process-wide worker."""
-    return _WORKER
+def worker() -> MathPool:
+    """The process-wide pool of math workers."""
+    return _POOL
 
 
 if __name__ == "__main__":

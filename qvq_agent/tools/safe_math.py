@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import ast
 import io
+import math
 import re
 import tokenize
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 
 MAX_CHARS = 2000
 MAX_DEPTH = 50
@@ -84,6 +85,53 @@ FUNCTION_NAMES = frozenset(
 CONSTANT_NAMES = frozenset({"pi", "e", "E", "deg", "degree", "degrees_"})
 """Names that stand for constants."""
 
+UNIT_NAMES = frozenset(
+    {
+        "m",
+        "meter",
+        "meters",
+        "cm",
+        "mm",
+        "km",
+        "um",
+        "nm",
+        "s",
+        "sec",
+        "ms",
+        "minute",
+        "hour",
+        "h",
+        "kg",
+        "g",
+        "mg",
+        "N",
+        "J",
+        "kJ",
+        "W",
+        "kW",
+        "Pa",
+        "kPa",
+        "Hz",
+        "V",
+        "A",
+        "mA",
+        "ohm",
+        "C",
+        "F",
+        "K",
+        "L",
+        "mol",
+        "eV",
+        "T",
+    }
+)
+"""Unit names (``sympy.physics.units``). A one-letter unit (``m``, ``g``, ``h``, ``C``...) is a
+unit only where it follows a number (``9.8 m/s**2``, ``2 s``; marked as ``_u_m`` by the parser);
+elsewhere it is a variable (``sqrt(2*g*h)``). Longer names (``kg``, ``cm``) are always units."""
+
+UNIT_MARK = "_u_"
+"""Prefix the parser gives a one-letter unit written after a number."""
+
 SAFE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 _UNICODE = {
@@ -134,13 +182,15 @@ def latex_to_math(text: str) -> str:
 
 
 def _implicit_products(text: str) -> str:
-    """Insert ``*`` where a product is written by juxtaposition: ``2 s``, ``3x``, ``2(1+1)``."""
+    """Insert ``*`` where a product is written by juxtaposition (``2 s``, ``3x``, ``2(1+1)``) and
+    mark the units that follow a number (``9.8 m/s**2`` -> ``9.8 * _u_m / _u_s ** 2``)."""
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError, IndentationError) as exc:
         raise MathError(f"cannot read the expression ({exc})") from None
     out: list[str] = []
     prev: tokenize.TokenInfo | None = None
+    in_units = False  # inside "number unit [/ or *] unit ** 2 ..."
     for tok in tokens:
         if tok.type in (
             tokenize.NEWLINE,
@@ -150,16 +200,31 @@ def _implicit_products(text: str) -> str:
             tokenize.DEDENT,
         ):
             continue
+        string = tok.string
         if prev is not None:
             ends_value = prev.type == tokenize.NUMBER or prev.string == ")"
-            starts_value = tok.type in (tokenize.NAME, tokenize.NUMBER) or tok.string == "("
+            starts_value = tok.type in (tokenize.NAME, tokenize.NUMBER) or string == "("
             if (
                 ends_value
                 and starts_value
                 and not (prev.type == tokenize.NUMBER and tok.type == tokenize.NUMBER)
             ) or (prev.type == tokenize.NAME and tok.type == tokenize.NUMBER):
                 out.append("*")
-        out.append(tok.string)
+        if tok.type == tokenize.NAME and string in UNIT_NAMES:
+            after_number = prev is not None and prev.type == tokenize.NUMBER
+            if after_number or (in_units and prev is not None and prev.string in ("/", "*")):
+                in_units = True
+                if len(string) == 1:
+                    string = UNIT_MARK + string
+            else:
+                in_units = False
+        elif tok.type == tokenize.NAME:
+            in_units = False
+        elif string in ("/", "*", "**"):
+            pass  # the chain of units may go on
+        elif not (tok.type == tokenize.NUMBER and prev is not None and prev.string == "**"):
+            in_units = False  # (a number after ** is a unit's exponent)
+        out.append(string)
         prev = tok
     return " ".join(out)
 
@@ -213,7 +278,11 @@ def _check_allowed(node: ast.AST, functions: Collection[str]) -> None:
     if any(isinstance(child, ast.Attribute) for child in ast.walk(node)):
         raise MathError("attribute access (a.b) is not allowed")
     for child in ast.walk(node):
-        if isinstance(child, ast.Name) and (child.id.startswith("_") or "__" in child.id):
+        if (
+            isinstance(child, ast.Name)
+            and (child.id.startswith("_") or "__" in child.id)
+            and child.id.removeprefix(UNIT_MARK) not in UNIT_NAMES
+        ):
             raise MathError(f"the name {child.id!r} is not allowed")
         if isinstance(child, ast.Call):
             if not isinstance(child.func, ast.Name) or child.func.id not in functions:
@@ -262,3 +331,132 @@ def split_letter_products(text: str) -> str:
         return "*".join(out)
 
     return _LETTER_RUN.sub(split, text)
+
+
+# ---- A float evaluator: bounded by construction (a checked tree of at most MAX_NODES float
+# operations; overflow raises), used by the verifier's checks in the agent's own process.
+
+_FLOAT_FUNCTIONS: dict[str, Callable[..., float]] = {
+    "sqrt": math.sqrt,
+    "cbrt": lambda x: math.copysign(abs(x) ** (1 / 3), x),
+    "root": lambda x, n: x ** (1 / n),
+    "exp": math.exp,
+    "log": lambda x, base=None: math.log(x) if base is None else math.log(x, base),
+    "ln": math.log,
+    "log10": math.log10,
+    "log2": math.log2,
+    "sin": math.sin,
+    "cos": math.cos,
+    "tan": math.tan,
+    "cot": lambda x: 1 / math.tan(x),
+    "sec": lambda x: 1 / math.cos(x),
+    "csc": lambda x: 1 / math.sin(x),
+    "asin": math.asin,
+    "acos": math.acos,
+    "atan": math.atan,
+    "arcsin": math.asin,
+    "arccos": math.acos,
+    "arctan": math.atan,
+    "atan2": math.atan2,
+    "sinh": math.sinh,
+    "cosh": math.cosh,
+    "tanh": math.tanh,
+    "abs": abs,
+    "floor": lambda x: float(math.floor(x)),
+    "ceil": lambda x: float(math.ceil(x)),
+    "ceiling": lambda x: float(math.ceil(x)),
+    "round": lambda x, d=0: float(round(x, int(d))),
+    "min": min,
+    "max": max,
+    "degrees": math.degrees,
+    "radians": math.radians,
+    "factorial": lambda x: (
+        float(math.factorial(int(x))) if x == int(x) and 0 <= x <= 170 else _nan()
+    ),
+}
+_FLOAT_CONSTANTS = {
+    "pi": math.pi,
+    "e": math.e,
+    "E": math.e,
+    "deg": math.pi / 180,
+    "degree": math.pi / 180,
+}
+
+
+def _nan() -> float:
+    raise MathError("not a number this evaluator computes")
+
+
+def evaluate_float(node: ast.expr, values: Mapping[str, float] | None = None) -> float:
+    """The value of a checked tree (:func:`parse`) in floats, names from ``values``.
+
+    Raises:
+        MathError: an unknown name, a function it does not compute, a complex or non-finite
+            result, or an overflow.
+    """
+    try:
+        result = _float(node, values or {})
+    except (OverflowError, ValueError, ZeroDivisionError, TypeError) as exc:
+        raise MathError(f"cannot evaluate ({type(exc).__name__})") from None
+    if isinstance(result, complex) or not math.isfinite(result):
+        raise MathError("the value is not a finite real number")
+    return result
+
+
+def _float(node: ast.expr, values: Mapping[str, float]) -> float:
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise MathError(f"only numbers are allowed as literals, not {value!r}")
+        if isinstance(value, int) and abs(value) >= 10**MAX_DIGITS:
+            raise MathError(f"a number with more than {MAX_DIGITS} digits is not allowed")
+        return float(value)
+    if isinstance(node, ast.Name):
+        name = node.id.removeprefix(UNIT_MARK)
+        if name in values:
+            return float(values[name])
+        if name in _FLOAT_CONSTANTS:
+            return _FLOAT_CONSTANTS[name]
+        raise MathError(f"unknown name {name!r}")
+    if isinstance(node, ast.UnaryOp):
+        operand = _float(node.operand, values)
+        return -operand if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.BinOp):
+        left, right = _float(node.left, values), _float(node.right, values)
+        op = node.op
+        if isinstance(op, ast.Add):
+            return left + right
+        if isinstance(op, ast.Sub):
+            return left - right
+        if isinstance(op, ast.Mult):
+            return left * right
+        if isinstance(op, ast.Div):
+            return left / right
+        if isinstance(op, ast.Pow):
+            if abs(right) > MAX_EXPONENT:
+                raise MathError(f"an exponent over {MAX_EXPONENT:,} is not allowed")
+            result = left**right
+            if isinstance(result, complex):
+                raise MathError("the value is not a real number")
+            return float(result)
+        if isinstance(op, ast.Mod):
+            return left % right
+        if isinstance(op, ast.FloorDiv):
+            return float(left // right)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        function = _FLOAT_FUNCTIONS.get(node.func.id)
+        if function is None:
+            raise MathError(f"{node.func.id!r} is not computed here")
+        called: float = float(function(*[_float(arg, values) for arg in node.args]))
+        return called
+    raise MathError(f"{type(node).__name__} is not allowed")
+
+
+def names_in(node: ast.expr) -> set[str]:
+    """Variable names in a checked tree (not functions; unit marks removed)."""
+    called = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    return {
+        n.id.removeprefix(UNIT_MARK)
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and id(n) not in called
+    }

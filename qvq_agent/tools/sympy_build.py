@@ -26,6 +26,8 @@ from qvq_agent.tools.safe_math import (
     MAX_NAME,
     MAX_POWER_BITS,
     SAFE_NAME,
+    UNIT_MARK,
+    UNIT_NAMES,
     MathError,
 )
 
@@ -157,11 +159,14 @@ class Namespace:
     free_symbols: bool = True
 
     def lookup(self, name: str) -> Any:
+        if name.startswith(UNIT_MARK):  # a one-letter unit written after a number
+            unit = name.removeprefix(UNIT_MARK)
+            return UNITS[unit] if self.units else sp.Symbol(unit)
         if name in self.unknowns:
             return self.unknowns[name]
         if name in CONSTANTS:
             return CONSTANTS[name]
-        if self.units and name in UNITS:
+        if self.units and name in UNITS and len(name) > 1:
             return UNITS[name]
         if name in FUNCTIONS:
             raise MathError(f"{name!r} is a function; call it as {name}(...)")
@@ -185,6 +190,8 @@ def build(node: ast.expr, ns: Namespace) -> Any:
             return _power(left, right)
         if isinstance(node.op, ast.Div | ast.Mod | ast.FloorDiv) and right == 0:
             raise MathError("division by zero")
+        if isinstance(node.op, ast.Mod | ast.FloorDiv):
+            _require_dimensionless("// and %", left / right)
         result = _BINOPS[type(node.op)](left, right)
         if isinstance(node.op, ast.Add | ast.Sub):
             check_dimensions(result)
@@ -197,6 +204,7 @@ def build(node: ast.expr, ns: Namespace) -> Any:
             for arg in args:
                 if arg.is_number and abs(arg) > MAX_FACTORIAL:
                     raise MathError(f"{name} of a number over {MAX_FACTORIAL:,} is not allowed")
+        _check_function_units(name, args)
         try:
             return FUNCTIONS[name](*args)
         except TypeError as exc:
@@ -245,5 +253,66 @@ def check_dimensions(expr: Any) -> None:
         return
 
 
+_DIMENSIONLESS_ARGS = frozenset(
+    {
+        "exp",
+        "log",
+        "ln",
+        "log10",
+        "log2",
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "asin",
+        "acos",
+        "atan",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "factorial",
+        "binomial",
+        "gcd",
+        "lcm",
+        "floor",
+        "ceil",
+        "ceiling",
+        "round",
+    }
+)
+"""Functions whose arguments must be plain numbers (``sin(3 m)`` means nothing)."""
+
+
+def _dimensionless(expr: Any) -> bool:
+    if not isinstance(expr, sp.Basic) or not expr.has(u.Quantity):
+        return True
+    try:
+        _, dimension = SI._collect_factor_and_dimension(expr)
+    except (ValueError, TypeError):
+        return False
+    return bool(SI.get_dimension_system().is_dimensionless(dimension))
+
+
+def _require_dimensionless(what: str, expr: Any) -> None:
+    if not _dimensionless(expr):
+        raise MathError(f"units do not match: {what} needs plain numbers, not quantities")
+
+
+def _check_function_units(name: str, args: list[Any]) -> None:
+    """``sin(3 m)`` and ``max(2 m, 3 s)`` are refused; ``max(2 m, 300 cm)`` is fine."""
+    if name in _DIMENSIONLESS_ARGS:
+        for arg in args:
+            _require_dimensionless(f"{name}()", arg)
+    elif name in ("min", "max", "atan2") and len(args) > 1:
+        for arg in args[1:]:
+            check_dimensions(args[0] + arg)
+
+
 assert set(FUNCTIONS) == FUNCTION_NAMES, "FUNCTIONS and safe_math.FUNCTION_NAMES disagree"
 assert set(CONSTANTS) == CONSTANT_NAMES, "CONSTANTS and safe_math.CONSTANT_NAMES disagree"
+assert set(UNITS) == UNIT_NAMES, "UNITS and safe_math.UNIT_NAMES disagree"

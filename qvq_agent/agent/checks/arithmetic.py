@@ -1,24 +1,24 @@
-"""The ``arithmetic`` check: explicit computations in the trace, recomputed with sympy.
+"""The ``arithmetic`` check: explicit computations in the trace, recomputed.
 
 Chains like ``12 × 7 = 74``, ``sqrt(3^2 + 4^2) = sqrt(25) = 6`` or ``2.50 + 3.75 + 4.25 =
 11.50`` are found line by line: the parts between ``=`` / ``≈`` signs that are purely numeric
 (after unicode operators, LaTeX, thousands separators, percentages, degrees and units are
-normalised) are evaluated with :mod:`qvq_agent.tools.safe_math` (never ``eval`` or ``sympify``),
-and each step is compared with the next. A step written with ``≈``, or with a rounded decimal,
+normalised) are parsed with :mod:`qvq_agent.tools.safe_math` and evaluated in floats (never
+``eval`` or ``sympify``; a checked tree of bounded size, so every evaluation is bounded), and
+each step is compared with the next. A step written with ``≈``, or with a rounded decimal,
 is allowed the rounding its decimals state. Text that is not a computation is left alone.
 """
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from dataclasses import dataclass
 
-import sympy as sp
-
 from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
-from qvq_agent.tools import safe_math, sympy_build
+from qvq_agent.tools import safe_math
 
 ARITHMETIC_FUNCTIONS = ("sqrt", "cbrt", "sin", "cos", "tan", "log", "ln", "exp", "abs")
 
@@ -77,13 +77,9 @@ def normalise(text: str, *, strip_units: bool = True) -> str:
 def _evaluate(expression: str) -> float | None:
     try:
         tree = safe_math.parse(expression, functions=ARITHMETIC_FUNCTIONS)
-        value = sympy_build.build(tree, sympy_build.Namespace(units=False, free_symbols=False))
-        number = complex(sp.N(value, 30))
-    except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return safe_math.evaluate_float(tree)
+    except safe_math.MathError:
         return None
-    if abs(number.imag) > 1e-12 or not math.isfinite(number.real):
-        return None
-    return number.real
 
 
 _LETTERS = re.compile(r"[A-Za-zα-ωΑ-Ω]+")
@@ -91,7 +87,15 @@ _SYMBOLIC = re.compile(r"^[\dA-Za-zα-ωΑ-Ω\s.+\-*/()^]+$")
 MAX_SYMBOLIC_CHARS = 80
 
 
-def _symbolic(raw: str) -> sp.Expr | None:
+@dataclass(frozen=True)
+class Symbolic:
+    """A short algebraic expression: its checked tree and its variable names."""
+
+    tree: ast.expr
+    names: frozenset[str]
+
+
+def _symbolic(raw: str) -> Symbolic | None:
     """A short algebraic expression in single-letter variables, or ``None``."""
     expression = normalise(raw, strip_units=False)
     if len(expression) > MAX_SYMBOLIC_CHARS or not _SYMBOLIC.match(expression):
@@ -104,24 +108,34 @@ def _symbolic(raw: str) -> sp.Expr | None:
         spaced = spaced.replace(ch, name)
     try:
         tree = safe_math.parse(spaced, functions=ARITHMETIC_FUNCTIONS)
-        value = sympy_build.build(tree, sympy_build.Namespace(units=False))
-    except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError):
+    except safe_math.MathError:
         return None
-    return value if isinstance(value, sp.Expr) else None
+    names = frozenset(safe_math.names_in(tree) - safe_math.CONSTANT_NAMES)
+    return Symbolic(tree, names) if names else None
 
 
-def _same_expression(a: sp.Expr, b: sp.Expr) -> bool | None:
-    """Equal at random points (``None`` when it cannot be told)."""
-    symbols = sorted(a.free_symbols | b.free_symbols, key=str)
-    if not symbols:
-        return None
-    for point in ((0.37, 1.91, 2.63, 0.59, 1.27, 3.11), (1.73, 0.41, 1.19, 2.07, 0.83, 1.61)):
-        values = {sym: point[i % len(point)] + i for i, sym in enumerate(symbols)}
+_POINTS = ((0.37, 1.91, 2.63, 0.59, 1.27, 3.11), (1.73, 0.41, 1.19, 2.07, 0.83, 1.61))
+
+
+def _at(expression: Symbolic | ast.expr, names: list[str], point: tuple[float, ...]) -> float:
+    tree = expression.tree if isinstance(expression, Symbolic) else expression
+    values = {name: point[i % len(point)] + i for i, name in enumerate(names)}
+    return safe_math.evaluate_float(tree, values)
+
+
+def _same_expression(
+    a: Symbolic, b: Symbolic, difference_of: ast.expr | None = None, factor: float = 1.0
+) -> bool | None:
+    """``a`` = ``b`` at random points (``None`` when it cannot be told). With
+    ``difference_of``: ``a - b`` = ``factor * difference_of`` instead."""
+    names = sorted(a.names | b.names)
+    for point in _POINTS:
         try:
-            va, vb = complex(a.evalf(subs=values)), complex(b.evalf(subs=values))
-        except (TypeError, ValueError, ZeroDivisionError):
+            va, vb = _at(a, names, point), _at(b, names, point)
+            target = factor * _at(difference_of, names, point) if difference_of else 0.0
+        except safe_math.MathError:
             return None
-        if abs(va - vb) > 1e-6 * max(1.0, abs(va), abs(vb)):
+        if abs((va - vb) - target) > 1e-6 * max(1.0, abs(va), abs(vb)):
             return False
     return True
 
@@ -307,11 +321,21 @@ _CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
 _ALTERNATIVES = re.compile(r"±|\bor\b|或")
 
 
+def _terms(tree: ast.expr) -> list[ast.expr]:
+    """The top-level terms of a sum (``a + b - c`` -> ``a``, ``b``, ``-c``)."""
+    if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Add | ast.Sub):
+        right = tree.right
+        if isinstance(tree.op, ast.Sub):
+            right = ast.UnaryOp(op=ast.USub(), operand=right)
+        return [*_terms(tree.left), right]
+    return [tree]
+
+
 def _sign_flips(text: str) -> list[Finding]:
     """The same quantity defined twice with one term's sign flipped (``E2 = E1 + W``, later
     ``E2 = E1 - W``): one of the two is a slip."""
     names: dict[str, str] = {}
-    seen: dict[str, tuple[sp.Expr, str]] = {}
+    seen: dict[str, tuple[Symbolic, str]] = {}
     findings = []
     for line, start in logical_lines(text):
         if "=" not in line or _ALTERNATIVES.search(line):
@@ -331,14 +355,12 @@ def _sign_flips(text: str) -> list[Finding]:
         shown = f"{name} = {formula.strip()}"
         if name in seen:
             first, first_text = seen[name]
-            if _same_expression(first, expr) is False:
-                for term in sp.Add.make_args(sp.expand(first)):
-                    if _same_expression(sp.expand(first - expr), 2 * term):
-                        message = prompts.FINDING_SIGN_FLIP.format(first=first_text, second=shown)
-                        findings.append(
-                            make_finding("arithmetic", message, text, start, start + len(line))
-                        )
-                        break
+            if _same_expression(first, expr) is False and any(
+                _same_expression(first, expr, difference_of=term, factor=2.0)
+                for term in _terms(first.tree)
+            ):
+                message = prompts.FINDING_SIGN_FLIP.format(first=first_text, second=shown)
+                findings.append(make_finding("arithmetic", message, text, start, start + len(line)))
         seen[name] = (expr, shown)
     return findings
 

@@ -9,11 +9,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
-from qvq_agent.answers import equivalent, find_final_answers, parse_answer
+from qvq_agent.answers import choice_text, equivalent, find_final_answers, parse_answer
+from qvq_agent.tools import safe_math
 
 
 class Given(TypedDict):
@@ -84,7 +85,7 @@ def check_tool_agreement(trace: TraceInput) -> list[Finding]:
             value = piece.split("=", 1)[-1].split("≈")[-1].strip()
             value = re.sub(r"\*(?=[a-z])", " ", value)  # sympy's 19.6*meter/second
             candidates.append(value)
-            if equivalent(final[0], value):
+            if equivalent(final[0], value, precision="stated"):
                 return []
     shown = ", ".join(candidates[-3:])
     return [
@@ -117,7 +118,7 @@ def check_units(trace: TraceInput) -> list[Finding]:
     answer = parse_answer(final[0])
     if answer.unit is None or answer.kind != "number":
         return []
-    verdict = equivalent(f"1 {unit}", f"1 {answer.text.split()[-1]}")
+    verdict = equivalent(f"1 {unit}", f"1 {answer.unit}")
     if "different quantities" in verdict.reason:
         return [
             make_finding(
@@ -131,18 +132,27 @@ def check_units(trace: TraceInput) -> list[Finding]:
     return []
 
 
-def _si_value(given: Given) -> float | None:
-    unit = (given.get("unit") or "").strip()
-    value = float(given["value"])
-    if unit.lower() in ("deg", "degree", "degrees", "°"):
-        return math.radians(value)
-    if not unit or unit.lower() in ("rad", "1", "none"):
-        return value
-    parsed = parse_answer(f"{value} {unit}")
-    from qvq_agent.answers import si_value
+def _to_si(quantities: list[tuple[float, str]]) -> list[float | None]:
+    """Values in SI base units, through pint in the math worker (``None``: unreadable unit)."""
+    from qvq_agent.tools.math_worker import MathWorkerError, worker
 
-    si = si_value(parsed)
-    return si[0] if si else value
+    with_units = [(i, v, u) for i, (v, u) in enumerate(quantities) if u]
+    out: list[float | None] = [v for v, _ in quantities]
+    if not with_units:
+        return out
+    try:
+        converted = worker().ask(
+            {"kind": "to_si", "quantities": [[v, u] for _, v, u in with_units]}
+        )
+    except MathWorkerError:
+        return [None if u else v for v, u in quantities]
+    for (i, _, _), (value, _) in zip(with_units, converted, strict=True):
+        out[i] = value
+    return out
+
+
+_NO_UNIT = ("", "1", "none", "rad", "radian", "radians")
+_DEGREE_UNITS = ("deg", "degree", "degrees", "°")
 
 
 @register_check("substitution")
@@ -154,40 +164,36 @@ def check_substitution(trace: TraceInput) -> list[Finding]:
     if not trace.equations or not trace.givens:
         return []
     answer = parse_answer(final[0])
-    if answer.kind != "number":
+    if answer.kind != "number" or answer.value is None:
         return []
-    from qvq_agent.answers import numeric_value, si_value
-
-    si = si_value(answer)
-    answer_value = si[0] if si else numeric_value(answer.value)
+    quantities: list[tuple[float, str]] = [(answer.value, answer.unit or "")]
+    for given in trace.givens:
+        unit = (given.get("unit") or "").strip()
+        value = float(given["value"])
+        if unit.lower() in _DEGREE_UNITS:
+            value, unit = math.radians(value), ""
+        elif unit.lower() in _NO_UNIT:
+            unit = ""
+        quantities.append((value, unit))
+    answer_value, *given_values = _to_si(quantities)
     if answer_value is None:
         return []
-    known: dict[str, Any] = {}
-    for given in trace.givens:
-        value = _si_value(given)
-        if value is not None:
-            known[given["name"]] = value
-    from qvq_agent.tools import safe_math, sympy_build
-
+    known = {g["name"]: v for g, v in zip(trace.givens, given_values, strict=True) if v is not None}
     for equation in trace.equations:
         if equation.count("=") != 1:
             continue
         try:
-            sides = [
-                sympy_build.build(safe_math.parse(side), sympy_build.Namespace(units=False))
-                for side in equation.split("=")
-            ]
-        except (safe_math.MathError, TypeError, ValueError, ZeroDivisionError):
+            sides = [safe_math.parse(side) for side in equation.split("=")]
+        except safe_math.MathError:
             continue
-        residual = sides[0] - sides[1]
-        unknowns = [s for s in residual.free_symbols if str(s) not in known]
+        unknowns = (safe_math.names_in(sides[0]) | safe_math.names_in(sides[1])) - set(known)
+        unknowns -= set(safe_math.CONSTANT_NAMES)
         if len(unknowns) != 1:
             continue
-        values = {s: known[str(s)] for s in residual.free_symbols if str(s) in known}
-        values[unknowns[0]] = answer_value
-        left = numeric_value(sides[0].subs(values))
-        right = numeric_value(sides[1].subs(values))
-        if left is None or right is None:
+        values = {**known, unknowns.pop(): answer_value}
+        try:
+            left, right = (safe_math.evaluate_float(side, values) for side in sides)
+        except safe_math.MathError:
             continue
         scale = max(abs(left), abs(right), 1e-9)
         tolerance = (
@@ -237,8 +243,7 @@ def matching_choices(answer: str, choices: Sequence[str]) -> set[str]:
     return {
         chr(ord("A") + i)
         for i, choice in enumerate(choices)
-        if equivalent(answer, re.sub(r"^\(?[A-H]\)?[.):：]\s*", "", choice), choices=choices)
-        or equivalent(answer, choice, choices=choices)
+        if equivalent(answer, choice_text(choice), choices=choices, precision="stated")
     }
 
 
