@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qvq_agent.answers import equivalent  # noqa: E402
-from qvq_agent.tools.math_worker import worker  # noqa: E402
-from tests.data.answer_cases import CASES  # noqa: E402
+from qvq_agent.answers import equivalent
+from qvq_agent.tools.math_worker import worker
+from tests.data.answer_cases import CASES
 
 
 def main() -> None:

@@ -234,3 +234,8 @@ FINDING_CV_ESTIMATE = (
     "{n} is the OpenCV estimate (solid blobs that differ from the background); no model looked "
     "at the objects and nothing verified the count."
 )
+
+FINDING_OUT_OF_TIME = (
+    "The run's wall-clock budget ({seconds} s) ran out while the model was still writing; the "
+    "reply was stopped there."
+)

@@ -9,12 +9,29 @@ take their help text from the descriptions here.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 DEFAULT_MODEL = "Qwen/QVQ-72B-Preview"
+
+
+def check_base_url(url: str) -> str:
+    """``url`` when it is a usable http(s) endpoint; a ``ValueError`` that says why, if not."""
+    if url != url.strip() or any(ord(ch) < 32 or ch == " " for ch in url):
+        raise ValueError(f"the URL {url!r} has spaces or control characters in it")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"the URL {url!r} cannot be read ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"the URL {url!r} must look like http://HOST:PORT/v1")
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"the URL {url!r} has no valid port")
+    return url
 
 
 class RunSettings(BaseModel):
@@ -40,12 +57,20 @@ class RunSettings(BaseModel):
     )
     max_wall_s: float = Field(900.0, gt=0, description="Wall-clock budget of one run, seconds.")
     request_timeout_s: float = Field(600.0, gt=0, description="Timeout of one model request.")
+    stream_idle_timeout_s: float = Field(
+        120.0, gt=0, description="A streaming reply that sends nothing for this long fails."
+    )
     retries: int = Field(2, ge=0, description="Retries of a failed request (connection, 5xx).")
     temperature: float | None = Field(None, description="Sampling temperature (default: profile).")
     extra_body: dict[str, Any] = Field(
         default_factory=dict,
         description="JSON merged into every request body (vLLM: structured_outputs, ...).",
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _readable_url(cls, value: str) -> str:
+        return check_base_url(value)
 
     def with_overrides(self, **overrides: Any) -> RunSettings:
         """A copy with the given fields replaced (validated); ``None`` values are ignored.

@@ -9,6 +9,8 @@ its usage the same way for every caller, and turns server failures into
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
@@ -86,11 +88,18 @@ def build_chat_model(ctx: Context, http_async_client: Any = None) -> BaseChatMod
 
 @dataclass(frozen=True)
 class Reply:
-    """One model reply: its text, what it cost, and where the loop guard cut it (if it did)."""
+    """One model reply: its text, what it cost, and why it stopped early (if it did)."""
 
     text: str
     usage: Usage
     cut: LoopHit | None = None
+    """Where the loop guard cut it."""
+    out_of_time: bool = False
+    """The run's wall-clock budget ran out while the reply was streaming."""
+
+
+MALFORMED = (TypeError, KeyError, AttributeError, ValueError, RecursionError, IndexError)
+"""What the client raises on a stream it cannot read (odd chunk shapes, bad JSON, bad UTF-8)."""
 
 
 async def request(
@@ -99,6 +108,7 @@ async def request(
     *,
     on_token: Callable[[str], None] | None = None,
     guard: bool | None = None,
+    deadline: float | None = None,
 ) -> Reply:
     """Stream one reply from the model: the only way any node talks to it.
 
@@ -108,38 +118,78 @@ async def request(
         on_token: called with each piece of text as it arrives.
         guard: watch the stream for loops and cancel the request at the first one (default:
             ``ctx.loop_guard``). Closing the stream makes the server stop generating.
+        deadline: wall-clock time (``time.time()``) when the run's budget ends; the stream is
+            closed then and the reply returned as it is (``out_of_time``).
 
     Raises:
-        ModelServerError: the server could not be used (one line that says what to do).
+        ModelServerError: the server could not be used, sent nothing for
+            ``stream_idle_timeout_s``, or sent a stream the client cannot read (one line that
+            says what happened).
     """
     detector = LoopDetector() if (ctx.loop_guard if guard is None else guard) else None
-    text = ""
+    pieces: list[str] = []
     chunks = 0
     usage = Usage(prompt_tokens=0, completion_tokens=0, requests=1)
-    with server_errors(ctx):
-        stream = cast(
-            AsyncGenerator[AIMessageChunk, None],
-            chat_model(ctx).astream(list(messages), stop=list(ctx.profile.stop)),
+    idle = ctx.settings.stream_idle_timeout_s
+    loop = asyncio.get_running_loop()
+    end = None if deadline is None else loop.time() + (deadline - time.time())
+    out_of_time = False
+    try:
+        with server_errors(ctx):
+            stream = cast(
+                AsyncGenerator[AIMessageChunk, None],
+                chat_model(ctx).astream(list(messages), stop=list(ctx.profile.stop)),
+            )
+            async with aclosing(stream) as reply_chunks:  # closing the stream cancels the request
+                async with asyncio.timeout(_next_timeout(loop, idle, end)) as timer:
+                    async for chunk in reply_chunks:
+                        timer.reschedule(_next_timeout(loop, idle, end))
+                        chunks += 1
+                        meta = getattr(chunk, "usage_metadata", None)
+                        if meta:
+                            usage["prompt_tokens"] = int(meta.get("input_tokens", 0))
+                            usage["completion_tokens"] = int(meta.get("output_tokens", 0))
+                        delta = _delta_text(chunk, ctx)
+                        if not delta:
+                            continue
+                        pieces.append(delta)
+                        if on_token is not None:
+                            on_token(delta)
+                        if detector is not None and detector.feed(delta) is not None:
+                            break
+    except TimeoutError:
+        if end is None or loop.time() < end - 0.05:
+            raise ModelServerError(
+                f"the model server at {ctx.settings.base_url} sent nothing for {idle:g} s "
+                "(stream_idle_timeout_s); the request was closed"
+            ) from None
+        out_of_time = True
+    except MALFORMED as exc:
+        raise ModelServerError(
+            f"the model server at {ctx.settings.base_url} sent a reply the client cannot read "
+            f"({type(exc).__name__}: {_clip(str(exc))})"
+        ) from None
+    if chunks == 0 and not out_of_time:
+        raise ModelServerError(
+            f"the model server at {ctx.settings.base_url} sent an empty stream (no data): is it "
+            "an OpenAI-compatible chat completions endpoint?"
         )
-        async with aclosing(stream) as pieces:  # closing the stream cancels the request
-            async for chunk in pieces:
-                meta = getattr(chunk, "usage_metadata", None)
-                if meta:
-                    usage["prompt_tokens"] = int(meta.get("input_tokens", 0))
-                    usage["completion_tokens"] = int(meta.get("output_tokens", 0))
-                delta = _delta_text(chunk, ctx)
-                if not delta:
-                    continue
-                chunks += 1
-                text += delta
-                if on_token is not None:
-                    on_token(delta)
-                if detector is not None and detector.feed(delta) is not None:
-                    break
     if usage["completion_tokens"] == 0:
         # A cancelled stream sends no usage; vLLM streams about a token per chunk.
-        usage["completion_tokens"] = chunks
-    return Reply(text, usage, detector.hit if detector is not None else None)
+        usage["completion_tokens"] = len(pieces)
+    hit = detector.hit if detector is not None else None
+    return Reply("".join(pieces), usage, hit, out_of_time)
+
+
+def _next_timeout(loop: asyncio.AbstractEventLoop, idle: float, end: float | None) -> float:
+    """When the stream times out next: after ``idle`` seconds of silence, or at ``end``."""
+    when = loop.time() + idle
+    return when if end is None else min(when, end)
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _delta_text(chunk: Any, ctx: Context) -> str:
@@ -234,6 +284,11 @@ def describe_server_error(exc: BaseException, ctx: Context) -> ModelServerError 
         message = _server_message(exc)
         return ModelServerError(
             f"the model server at {ctx.settings.base_url} answered {exc.status_code}: {message}"
+        )
+    if isinstance(exc, openai.OpenAIError):  # e.g. an error event inside the stream
+        return ModelServerError(
+            f"the model server at {ctx.settings.base_url} reported an error: "
+            f"{_clip(str(getattr(exc, 'message', exc)))}"
         )
     return None
 

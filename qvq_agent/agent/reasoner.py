@@ -13,6 +13,9 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
+from qvq_agent import prompts
+from qvq_agent.agent.checks import Finding
+from qvq_agent.agent.checks.base import make_finding
 from qvq_agent.agent.checks.loop import loop_finding
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.llm import ModelServerError, render_messages, request
@@ -30,15 +33,20 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
         ctx,
         render_messages(ctx, state["messages"], state["image_ids"]),
         on_token=lambda delta: write({"event": "token", "step": step, "text": delta}),
+        deadline=state["started_at"] + ctx.settings.max_wall_s,
     )
     text = reply.text
     stream_findings = []
     if reply.cut is not None:
         stream_findings.append(loop_finding(text, reply.cut))
         write({"event": "cancelled", "step": step, "reason": "loop", "at": len(text)})
-    stored = close_open_call(text) if reply.cut is None else text
+    if reply.out_of_time:
+        stream_findings.append(out_of_time_finding(text, ctx.settings.max_wall_s))
+        write({"event": "cancelled", "step": step, "reason": "budget", "at": len(text)})
+    complete = reply.cut is None and not reply.out_of_time
+    stored = close_open_call(text) if complete else text
     pending: list[PendingCall] = []
-    if reply.cut is None:
+    if complete:
         for call in parse_tool_calls(stored):
             if isinstance(call, CallParseError):
                 pending.append(PendingCall(name=None, arguments={}, error=call.message))
@@ -51,6 +59,18 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
         "stream_findings": stream_findings,
         "usage": reply.usage,
     }
+
+
+def out_of_time_finding(text: str, budget_s: float) -> Finding:
+    """The note for a reply cut because the run's wall-clock budget ran out."""
+    return make_finding(
+        "budget",
+        prompts.FINDING_OUT_OF_TIME.format(seconds=f"{budget_s:g}"),
+        text,
+        len(text),
+        len(text),
+        severity="warning",
+    )
 
 
 def budget_left(state: SolveState, ctx: Context) -> bool:

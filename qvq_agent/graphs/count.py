@@ -10,6 +10,7 @@ loop and no-final-answer checks; an unreadable answer is asked once more.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -24,6 +25,7 @@ from qvq_agent.agent.checks.base import make_finding
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.intake import user_images
 from qvq_agent.agent.llm import image_part, render_messages, request
+from qvq_agent.agent.reasoner import out_of_time_finding
 from qvq_agent.agent.state import Usage, add_usage
 from qvq_agent.answers import extract_final_answer
 from qvq_agent.counting import (
@@ -78,13 +80,15 @@ def count_intake(state: CountInput, runtime: Runtime[Context]) -> dict[str, Any]
         "method": state.get("method", "vlm"),
         "tiling": list(force) if force else None,
         "tiles": len(tiles),
+        "started_at": time.time(),
     }
 
 
 async def ask_points(
-    ctx: Context, image_id: str, prompt: str
+    ctx: Context, image_id: str, prompt: str, deadline: float
 ) -> tuple[list[list[float]] | None, str, Usage, list[Finding]]:
-    """One model turn on one image; the final answer read as points in that image's pixels."""
+    """One model turn on one image; the final answer read as points in that image's pixels
+    (``None`` when there are none to read, or the wall budget ran out)."""
     usage = Usage(prompt_tokens=0, completion_tokens=0, requests=0)
     messages: list[BaseMessage] = [
         HumanMessage(content=[image_part(image_id), {"type": "text", "text": prompt}])
@@ -92,9 +96,12 @@ async def ask_points(
     findings: list[Finding] = []
     text = ""
     for _attempt in range(2):
-        reply = await request(ctx, render_messages(ctx, messages, [image_id], system="plain"))
+        rendered = render_messages(ctx, messages, [image_id], system="plain")
+        reply = await request(ctx, rendered, deadline=deadline)
         usage = add_usage(usage, reply.usage)
         text = reply.text
+        if reply.out_of_time:
+            return None, text, usage, [out_of_time_finding(text, ctx.settings.max_wall_s)]
         trace = TraceInput(text, answer_markers=ctx.profile.answer_markers)
         findings = run_checks(REPLY_CHECKS, trace)
         points = parse_points(extract_final_answer(text, ctx.profile.answer_markers))
@@ -115,13 +122,18 @@ async def overview(state: CountState, runtime: Runtime[Context]) -> dict[str, An
     if state["method"] == "cv":
         return {}
     prompt = prompts.COUNT_OVERVIEW.format(question=state["question"], frame=_frame(ctx))
-    _, text, usage, findings = await ask_points(ctx, state["image_id"], prompt)
+    deadline = state["started_at"] + ctx.settings.max_wall_s
+    _, text, usage, findings = await ask_points(ctx, state["image_id"], prompt, deadline)
     marker = min((text.find(m) for m in ctx.profile.answer_markers if m in text), default=len(text))
     target = " ".join(text[:marker].split())[:300] or state["question"]
     return {"target": target, "usage": usage, "findings": findings}
 
 
-def fan_out_tiles(state: CountState) -> list[Send] | Literal["count_cv"]:
+def _deadline(state: CountState, ctx: Context) -> float:
+    return state["started_at"] + ctx.settings.max_wall_s
+
+
+def fan_out_tiles(state: CountState, runtime: Runtime[Context]) -> list[Send] | Literal["count_cv"]:
     """One ``count_tile`` task per tile, run concurrently."""
     if state["method"] == "cv":
         return "count_cv"
@@ -129,7 +141,12 @@ def fan_out_tiles(state: CountState) -> list[Send] | Literal["count_cv"]:
         Send(
             "count_tile",
             TileTask(
-                question=state["question"], target=state["target"], tile=tile, points=[], round=0
+                question=state["question"],
+                target=state["target"],
+                tile=tile,
+                points=[],
+                round=0,
+                deadline=_deadline(state, runtime.context),
             ),
         )
         for tile in state["plan"]
@@ -143,7 +160,7 @@ async def count_tile(task: TileTask, runtime: Runtime[Context]) -> dict[str, Any
     prompt = prompts.COUNT_TILE.format(
         question=task["question"], target=task["target"], frame=_frame(ctx)
     )
-    points, _, usage, findings = await ask_points(ctx, tile["image_id"], prompt)
+    points, _, usage, findings = await ask_points(ctx, tile["image_id"], prompt, task["deadline"])
     root = ctx.store.points_to_root(tile["image_id"], [(x, y) for x, y in points or []])
     return {
         "tile_counts": [TileCount(tile=tile["index"], points=[list(p) for p in root], round=0)],
@@ -171,7 +188,7 @@ def merge(state: CountState) -> dict[str, Any]:
     }
 
 
-def fan_out_verify(state: CountState) -> list[Send] | Literal["settle"]:
+def fan_out_verify(state: CountState, runtime: Runtime[Context]) -> list[Send] | Literal["settle"]:
     """Verify tiles with the current points drawn on them as numbered marks."""
     if state["verify_round"] > MAX_VERIFY_ROUNDS or not state["recheck"]:
         return "settle"
@@ -184,6 +201,7 @@ def fan_out_verify(state: CountState) -> list[Send] | Literal["settle"]:
                 tile=tile,
                 points=state["points"],
                 round=state["verify_round"],
+                deadline=_deadline(state, runtime.context),
             ),
         )
         for tile in state["plan"]
@@ -201,7 +219,7 @@ async def verify_tile(task: TileTask, runtime: Runtime[Context]) -> dict[str, An
     if inside:
         image_id = add_marked(ctx.store, image_id, inside)
     prompt = prompts.COUNT_VERIFY.format(question=task["question"], frame=_frame(ctx))
-    points, _, usage, findings = await ask_points(ctx, image_id, prompt)
+    points, _, usage, findings = await ask_points(ctx, image_id, prompt, task["deadline"])
     root = ctx.store.points_to_root(image_id, [(x, y) for x, y in points or []])
     return {
         "tile_counts": [
@@ -267,7 +285,7 @@ def count_cv(state: CountState, runtime: Runtime[Context]) -> dict[str, Any]:
     }
 
 
-UNVERIFIED_CHECKS = ("unconfirmed", "cv_estimate")
+UNVERIFIED_CHECKS = ("unconfirmed", "cv_estimate", "budget")
 """Warnings that still leave the count unverified."""
 
 

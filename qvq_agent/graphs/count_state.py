@@ -98,6 +98,8 @@ class CountState(TypedDict):
     """``running`` until the count is settled."""
     error: str | None
     """Why the count stopped with status ``error``."""
+    started_at: float
+    """Wall-clock start (``time.time()``), for the run's wall budget."""
 
 
 class TileTask(TypedDict):
@@ -109,3 +111,5 @@ class TileTask(TypedDict):
     points: list[list[float]]
     """The current count, for verification (original pixels)."""
     round: int
+    deadline: float
+    """When the run's wall budget ends (``time.time()``)."""

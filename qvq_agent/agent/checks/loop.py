@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 
 from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
@@ -54,30 +55,44 @@ class _Segment:
     end: int
 
 
-@dataclass
+TAIL_CHARS = 4 * WINDOW_CHARS
+"""The detector keeps only this much of the text (the compression window and its lookback)."""
+MAX_SEGMENTS = 256
+"""Sentences kept for the periodicity check (a period is at most MAX_PERIOD sentences)."""
+
+
 class LoopDetector:
     """Feed text as it streams; :meth:`feed` returns a :class:`LoopHit` once a loop starts.
 
-    Work per call is bounded: sentence periodicity is checked only when a sentence completes
-    (at most ``MAX_PERIOD**2`` comparisons) and compression only every ``CHECK_EVERY_CHARS``
-    characters, on a window of fixed size.
+    Amortised O(1) work per character: each character is split into a sentence once (the
+    unfinished sentence is kept as a list of pieces, never re-scanned), sentence periodicity is
+    checked only when a sentence completes (bounded comparisons over the last sentences), and
+    compression only every ``CHECK_EVERY_CHARS`` characters, on a window of fixed size. The
+    detector keeps the last :data:`TAIL_CHARS` characters, not the whole text.
     """
 
-    text: str = ""
-    segments: list[_Segment] = field(default_factory=list)
-    _segment_from: int = 0
-    _last_compress_at: int = 0
-    hit: LoopHit | None = None
+    def __init__(self) -> None:
+        self.length = 0
+        """Characters fed so far."""
+        self.segments: deque[_Segment] = deque(maxlen=MAX_SEGMENTS)
+        self.hit: LoopHit | None = None
+        self._tail = ""
+        self._pending: list[str] = []
+        self._pending_start = 0
+        self._last_char = ""
+        self._last_compress_at = 0
 
     def feed(self, delta: str) -> LoopHit | None:
         """Add streamed text; returns the first loop found (and keeps returning it)."""
         if self.hit is not None or not delta:
             return self.hit
-        self.text += delta
-        self._split_segments()
-        hit = self._periodic()
-        if hit is None and len(self.text) - self._last_compress_at >= CHECK_EVERY_CHARS:
-            self._last_compress_at = len(self.text)
+        start = self.length
+        self.length += len(delta)
+        self._tail = (self._tail + delta)[-TAIL_CHARS:]
+        completed = self._split_segments(delta, start)
+        hit = self._periodic() if completed else None
+        if hit is None and self.length - self._last_compress_at >= CHECK_EVERY_CHARS:
+            self._last_compress_at = self.length
             hit = self._compressed()
         self.hit = hit
         return hit
@@ -86,52 +101,67 @@ class LoopDetector:
         """Call at the end of the text: closes the last sentence and checks once more."""
         if self.hit is None:
             self.feed("\n")
-        if self.hit is None and len(self.text) >= WINDOW_CHARS:
+        if self.hit is None and self.length >= WINDOW_CHARS:
             self.hit = self._compressed()
         return self.hit
 
-    def _split_segments(self) -> None:
-        # Only the unfinished tail is searched again; finished sentences are never re-read.
-        for match in _SEGMENT_END.finditer(self.text, self._segment_from):
-            raw = self.text[self._segment_from : match.start()]
+    def _split_segments(self, delta: str, start: int) -> bool:
+        """Close the sentences that end in ``delta``; True when at least one did."""
+        # The previous character goes along so a break right after "." at a boundary is seen.
+        joined = self._last_char + delta
+        shift = len(self._last_char)
+        self._last_char = delta[-1]
+        completed = False
+        taken = 0  # how much of delta is already in a finished sentence
+        for match in _SEGMENT_END.finditer(joined, shift if shift else 0):
+            if match.end() <= shift:
+                continue
+            cut = max(0, match.start() - shift)
+            raw = "".join(self._pending) + delta[taken:cut]
             key = _NORMALISE.sub(" ", raw.lower()).strip()
             if len(key) >= MIN_SEGMENT_CHARS:
-                self.segments.append(_Segment(key, self._segment_from, match.start()))
-            self._segment_from = match.end()
+                self.segments.append(_Segment(key, self._pending_start, start + cut))
+                completed = True
+            taken = match.end() - shift
+            self._pending = []
+            self._pending_start = start + taken
+        if taken < len(delta):
+            self._pending.append(delta[taken:])
+        return completed
 
     def _periodic(self) -> LoopHit | None:
         segs = self.segments
-        for period in range(1, min(MAX_PERIOD, len(segs) // 2) + 1):
+        count = len(segs)
+        for period in range(1, min(MAX_PERIOD, count // 2) + 1):
             matched = 0
-            while (
-                matched + period < len(segs)
-                and segs[-1 - matched].key == segs[-1 - matched - period].key
-            ):
+            limit = min(count - period, 4 * period + MIN_REPEATED_CHARS // MIN_SEGMENT_CHARS)
+            while matched < limit and segs[-1 - matched].key == segs[-1 - matched - period].key:
                 matched += 1
             if matched < period:
                 continue
             copies = 1 + matched / period
-            first_repeat = segs[len(segs) - matched]
+            first_repeat = segs[count - matched]
             repeated_chars = segs[-1].end - first_repeat.start
             needed = 3 if period == 1 else 2
             if copies >= needed and repeated_chars >= MIN_REPEATED_CHARS:
                 unit = " ".join(
-                    s.key for s in segs[len(segs) - matched - period : len(segs) - matched]
+                    segs[i].key for i in range(count - matched - period, count - matched)
                 )
-                return LoopHit(first_repeat.start, len(self.text), unit, "periodic")
+                return LoopHit(first_repeat.start, self.length, unit, "periodic")
         return None
 
     def _compressed(self) -> LoopHit | None:
-        if len(self.text) < WINDOW_CHARS:
+        if self.length < WINDOW_CHARS:
             return None
-        tail = self.text[-WINDOW_CHARS:]
+        tail = self._tail[-WINDOW_CHARS:]
         window = tail.encode("utf-8")
         ratio = len(zlib.compress(window, 6)) / len(window)
         if ratio >= MIN_COMPRESSION or _enumerating(tail):
             return None
-        onset = _repeated_run_start(self.text)
-        tail = self.text[onset : onset + 120]
-        return LoopHit(onset, len(self.text), tail, f"compression {ratio:.2f}")
+        base = self.length - len(self._tail)
+        onset = base + _repeated_run_start(self._tail)
+        shown = self._tail[onset - base : onset - base + 120]
+        return LoopHit(onset, self.length, shown, f"compression {ratio:.2f}")
 
 
 def _enumerating(window: str) -> bool:
@@ -143,10 +173,10 @@ def _enumerating(window: str) -> bool:
     return len(numbers) >= MIN_NUMBERS and len(set(numbers)) / len(numbers) >= NEW_NUMBER_SHARE
 
 
-def _repeated_run_start(text: str, lookback: int = 4 * WINDOW_CHARS) -> int:
-    """Start of the tail run in which most word 4-grams were already said before."""
-    base = max(0, len(text) - lookback)
-    words = [(m.start() + base, m.group().lower()) for m in _WORD.finditer(text[base:])]
+def _repeated_run_start(text: str) -> int:
+    """Start (an offset into ``text``) of the tail run in which most word 4-grams were already
+    said before."""
+    words = [(m.start(), m.group().lower()) for m in _WORD.finditer(text)]
     grams = [tuple(w for _, w in words[i : i + 4]) for i in range(len(words) - 3)]
     first_seen: dict[tuple[str, ...], int] = {}
     repeated = []
