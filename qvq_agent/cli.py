@@ -74,9 +74,11 @@ def run_settings(extra_body: str | None = None, **flags: Any) -> RunSettings:
 def _json_arg(text: str | None, what: str) -> dict[str, Any]:
     if not text:
         return {}
+    from qvq_agent.untrusted import UntrustedJSONError, load_json
+
     try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        value = load_json(text)
+    except UntrustedJSONError as exc:
         fail(f"{what} is not valid JSON: {exc}")
     if not isinstance(value, dict):
         fail(f"{what} must be a JSON object")
@@ -378,6 +380,8 @@ def verify_command(
                 err.print(f"[bold red]error:[/] {escape(str(item))}")
                 continue
             result = verify_trace(item, chosen)
+            if result.note:
+                err.print(f"[yellow]note:[/] {escape(result.id)}: {escape(result.note)}")
             if as_json:
                 out.out(json.dumps(result.to_json(), ensure_ascii=False))
             else:

@@ -6,7 +6,6 @@ Pure functions over pixel coordinates; the count graph (``graphs/count.py``) cal
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from qvq_agent.profiles import ModelProfile
+from qvq_agent.untrusted import UntrustedJSONError, load_json
 
 MAX_TILES = 48
 MAX_TILE_SIDE = 12
@@ -122,21 +122,39 @@ def in_box(point: Sequence[float], box: Sequence[float]) -> bool:
 _POINTS = re.compile(r"\[\s*\[.*?\]\s*\]|\[\s*\]", re.DOTALL)
 
 
+MAX_ANSWER_CHARS = 50_000
+MAX_POINTS = 2_000
+
+
 def parse_points(answer: str | None) -> list[Point] | None:
-    """A JSON list of ``[x, y]`` pairs from a final answer (``None`` when there is none)."""
+    """A JSON list of ``[x, y]`` pairs from a final answer (``None`` when there is none).
+
+    Pairs that are not two finite numbers (NaN, infinity, a 400-digit number, ``true``) are
+    dropped; at most :data:`MAX_POINTS` are read.
+    """
     if answer is None:
         return None
-    match = _POINTS.search(answer)
+    match = _POINTS.search(answer[:MAX_ANSWER_CHARS])
     if not match:
         return None
     try:
-        rows = json.loads(match.group())
-    except json.JSONDecodeError:
+        rows = load_json(match.group())
+    except UntrustedJSONError:
         return None
-    points = []
-    for row in rows:
-        if isinstance(row, list) and len(row) == 2 and all(isinstance(v, int | float) for v in row):
-            points.append((float(row[0]), float(row[1])))
+    points: list[Point] = []
+    for row in rows if isinstance(rows, list) else []:
+        if len(points) >= MAX_POINTS:
+            break
+        if not (isinstance(row, list) and len(row) == 2):
+            continue
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in row):
+            continue
+        try:
+            x, y = float(row[0]), float(row[1])
+        except OverflowError:
+            continue
+        if math.isfinite(x) and math.isfinite(y):
+            points.append((x, y))
     return points
 
 
@@ -217,7 +235,7 @@ def count_discs_cv(image: Image.Image, *, min_area: int = 12) -> list[Point]:
     _, mask = cv2.threshold(diff, 40, 255, cv2.THRESH_BINARY)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     count, _, stats, centroids = cv2.connectedComponentsWithStats(mask)
-    points = []
+    points: list[Point] = []
     for label in range(1, count):
         _, _, w, h, area = stats[label]
         fill = area / float(w * h)

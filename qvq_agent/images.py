@@ -113,6 +113,13 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) 
                     raise ImageLoadError(
                         f"{path}: {width}x{height} is over the limit of {max_pixels:,} pixels"
                     )
+                if min(width, height) < 1 or max(width, height) > MAX_ASPECT_RATIO * min(
+                    width, height
+                ):
+                    raise ImageLoadError(
+                        f"{path}: {width}x{height} is thinner than 1:{MAX_ASPECT_RATIO}, which "
+                        "the model cannot take; crop it first"
+                    )
                 raw.load()
                 oriented = ImageOps.exif_transpose(raw)
                 return _to_rgb(oriented)
@@ -131,7 +138,19 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) 
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """RGB copy; transparency is flattened onto white (models see white, not black)."""
+    """RGB copy; transparency is flattened onto white (models see white, not black); 16-bit and
+    float greyscale is scaled to 8 bits (Pillow's own conversion clips it to white)."""
+    if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min(initial=0.0)), float(values.max(initial=0.0))
+        if image.mode.startswith("I;16") or (low >= 0 and 255 < high <= 65535):
+            scaled = values / 257.0
+        elif low >= 0 and high <= 255:
+            scaled = values
+        else:
+            scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
+        grey = Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+        return grey.convert("RGB")
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))

@@ -239,3 +239,8 @@ FINDING_OUT_OF_TIME = (
     "The run's wall-clock budget ({seconds} s) ran out while the model was still writing; the "
     "reply was stopped there."
 )
+
+FINDING_OFF_IMAGE = (
+    "{n} point(s) the model gave for {image} were outside the image (or not numbers) and were "
+    "not counted."
+)

@@ -6,7 +6,6 @@ verifier node.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +14,15 @@ from typing import Any
 from qvq_agent.agent.checks import DEFAULT_CHECKS, Finding, TraceInput, run_checks
 from qvq_agent.agent.verifier import decide
 from qvq_agent.answers import extract_final_answer
+from qvq_agent.untrusted import UntrustedJSONError, load_json
 
 
 class TraceFileError(ValueError):
     """A trace file that cannot be read; the message names the file (and line)."""
+
+
+MAX_TRACE_CHARS = 500_000
+"""``verify`` checks at most this much of one trace (about 125k tokens); it says so when it cuts."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class TraceRecord:
     id: str
     question: str
     trace: str
+    note: str | None = None
+    """Why the trace is not checked whole (it was cut at :data:`MAX_TRACE_CHARS`)."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,11 @@ class TraceVerdict:
     answer: str | None
     findings: list[Finding]
     trace: str
+    note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``verify --json`` line."""
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "verdict": self.verdict,
             "answer": self.answer,
@@ -51,38 +58,58 @@ class TraceVerdict:
                 for f in self.findings
             ],
         }
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def _record(id_: str, question: str, trace: str, total: int | None = None) -> TraceRecord:
+    size = len(trace) if total is None else total
+    if size <= MAX_TRACE_CHARS:
+        return TraceRecord(id_, question, trace)
+    note = f"only the first {MAX_TRACE_CHARS:,} of {size:,} characters were checked"
+    return TraceRecord(id_, question, trace[:MAX_TRACE_CHARS], note)
 
 
 def read_traces(path: Path, question: str = "") -> Iterator[TraceRecord | TraceFileError]:
     """Traces in ``path``: a ``.jsonl`` file (``{"id", "question", "trace"}`` per line) or one
-    plain-text trace. A bad JSONL line is yielded as an error and reading goes on.
+    plain-text trace. A bad JSONL line is yielded as an error and reading goes on; a trace
+    longer than :data:`MAX_TRACE_CHARS` is cut there, with a note.
 
     Raises:
         TraceFileError: the file cannot be read at all.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        handle = path.open(encoding="utf-8", errors="strict", newline="")
     except FileNotFoundError:
         raise TraceFileError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise TraceFileError(f"{path}: cannot read it ({exc})") from None
-    if path.suffix != ".jsonl":
-        yield TraceRecord(path.stem, question, text)
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    with handle:
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield TraceFileError(f"{path}:{number}: not valid JSON ({exc.msg})")
-            continue
-        if not isinstance(row, dict) or not isinstance(row.get("trace"), str):
-            yield TraceFileError(f'{path}:{number}: needs an object with a "trace" string')
-            continue
-        yield TraceRecord(
-            str(row.get("id", number)), str(row.get("question") or question), row["trace"]
-        )
+            if path.suffix != ".jsonl":
+                text = handle.read(MAX_TRACE_CHARS + 1)
+                rest = len(handle.read()) if len(text) > MAX_TRACE_CHARS else 0
+                yield _record(path.stem, question, text, len(text) + rest)
+                return
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = load_json(line)
+                except UntrustedJSONError as exc:
+                    yield TraceFileError(f"{path}:{number}: not valid JSON ({exc})")
+                    continue
+                if not isinstance(row, dict) or not isinstance(row.get("trace"), str):
+                    yield TraceFileError(f'{path}:{number}: needs an object with a "trace" string')
+                    continue
+                yield _record(
+                    str(row.get("id", number)), str(row.get("question") or question), row["trace"]
+                )
+        except UnicodeDecodeError as exc:
+            yield TraceFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+        except OSError as exc:
+            yield TraceFileError(f"{path}: cannot read it ({exc})")
 
 
 def verify_trace(record: TraceRecord, checks: Sequence[str] = DEFAULT_CHECKS) -> TraceVerdict:
@@ -90,5 +117,10 @@ def verify_trace(record: TraceRecord, checks: Sequence[str] = DEFAULT_CHECKS) ->
     findings = run_checks(checks, TraceInput(record.trace, question=record.question))
     verdict = "revise" if decide(findings, can_revise=True) == "revise" else "pass"
     return TraceVerdict(
-        record.id, verdict, extract_final_answer(record.trace), findings, record.trace
+        record.id,
+        verdict,
+        extract_final_answer(record.trace),
+        findings,
+        record.trace,
+        record.note,
     )

@@ -13,7 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "qvq_agent"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("qvq_agent.prompts", "qvq_agent.settings"),
+    ("qvq_agent.prompts", "qvq_agent.settings", "qvq_agent.untrusted"),
     ("qvq_agent.profiles", "qvq_agent.serving"),
     ("qvq_agent.images", "qvq_agent.counting"),
     ("qvq_agent.tools",),

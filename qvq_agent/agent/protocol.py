@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qvq_agent.profiles import TOOL_CALL_STOP
+from qvq_agent.untrusted import UntrustedJSONError, load_json
 
 TOOL_CALL_OPEN = "<tool_call>"
 _BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|(?=<tool_call>)|\Z)", re.DOTALL)
@@ -44,17 +45,17 @@ class CallParseError:
 def _loads(raw: str) -> Any:
     body = _FENCE.sub("", raw.strip()).strip()
     try:
-        return json.loads(body)
-    except json.JSONDecodeError:
+        return load_json(body)
+    except UntrustedJSONError:
         pass
     cleaned = _TRAILING_COMMA.sub(r"\1", body)
     start, end = cleaned.find("{"), cleaned.rfind("}")
     if start == -1 or end <= start:
         raise ValueError("no JSON object found")
     try:
-        return json.loads(cleaned[start : end + 1])
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON ({exc.msg} at position {exc.pos})") from None
+        return load_json(cleaned[start : end + 1])
+    except UntrustedJSONError as exc:
+        raise ValueError(f"invalid JSON ({exc})") from None
 
 
 def _to_call(raw: str) -> ToolCall | CallParseError:
@@ -70,8 +71,8 @@ def _to_call(raw: str) -> ToolCall | CallParseError:
     arguments = data.get("arguments", data.get("parameters", {}))
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
+            arguments = load_json(arguments)
+        except UntrustedJSONError:
             return CallParseError('"arguments" is a string that is not JSON', raw)
     if not isinstance(arguments, dict):
         return CallParseError('"arguments" must be a JSON object', raw)

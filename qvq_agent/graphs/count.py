@@ -107,7 +107,13 @@ async def ask_points(
         points = parse_points(extract_final_answer(text, ctx.profile.answer_markers))
         if points is not None:
             sx, sy = ctx.store.frame_scale(image_id, ctx.profile.coord_frame, ctx.profile)
-            return [[x * sx, y * sy] for x, y in points], text, usage, findings
+            max_x, max_y = ctx.store.frame_extent(image_id, ctx.profile.coord_frame, ctx.profile)
+            inside = [(x, y) for x, y in points if 0 <= x <= max_x and 0 <= y <= max_y]
+            if len(inside) < len(points):
+                dropped = len(points) - len(inside)
+                message = prompts.FINDING_OFF_IMAGE.format(n=dropped, image=image_id)
+                findings.append(make_finding("off_image", message, "", 0, 0, "warning"))
+            return [[x * sx, y * sy] for x, y in inside], text, usage, findings
         messages += [AIMessage(content=text), HumanMessage(content=prompts.COUNT_RETRY)]
     return None, text, usage, findings
 

@@ -8,7 +8,6 @@ final reply is verified by the general checks plus ``tool_agreement``, ``units``
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import fields
 from typing import Any, Literal
@@ -28,6 +27,7 @@ from qvq_agent.agent.state import SolveInput, SolveOutput, SolveState
 from qvq_agent.agent.tool_node import run_tools
 from qvq_agent.agent.verifier import make_verify, trace_input
 from qvq_agent.graphs.solve import route_after_reason
+from qvq_agent.untrusted import UntrustedJSONError, load_json
 
 _GIVENS = re.compile(r"<givens>(.*?)</givens>", re.DOTALL)
 _EQUATIONS = re.compile(r"<equations>(.*?)</equations>", re.DOTALL)
@@ -68,8 +68,8 @@ def read_givens(text: str) -> list[Given]:
     if not blocks:
         return []
     try:
-        rows = json.loads(re.sub(r",\s*([\]}])", r"\1", blocks[-1].strip()))
-    except json.JSONDecodeError:
+        rows = load_json(re.sub(r",\s*([\]}])", r"\1", blocks[-1].strip()))
+    except UntrustedJSONError:
         return []
     givens: list[Given] = []
     for row in rows if isinstance(rows, list) else []:
@@ -97,9 +97,9 @@ def read_equations(text: str) -> list[str]:
         return []
     body = blocks[-1].strip()
     try:
-        rows = json.loads(body)
-        return [str(r) for r in rows] if isinstance(rows, list) else []
-    except json.JSONDecodeError:
+        rows = load_json(body)
+        return [str(r)[:500] for r in rows][:32] if isinstance(rows, list) else []
+    except UntrustedJSONError:
         return [line.strip(" -,") for line in body.splitlines() if "=" in line]
 
 

@@ -29,6 +29,11 @@ class Reply:
     """An HTTP status other than 200 sends ``{"error": {"message": text}}`` instead."""
     delay_s: float = 0.0
     """Pause between streamed tokens (to give a client time to cancel)."""
+    raw: list[bytes] | None = None
+    """Send these pieces as the 200 response body instead (a misbehaving server: odd events,
+    keep-alive comments only, HTML), ``delay_s`` apart."""
+    content_type: str = "text/event-stream"
+    """Content type of a ``raw`` body."""
 
 
 ScriptItem = str | Reply | Callable[[dict[str, Any]], "str | Reply"]
@@ -165,6 +170,9 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 record.finished = True
                 self._json(reply.status, {"error": {"message": reply.text, "code": reply.status}})
                 return
+            if reply.raw is not None:
+                self._raw(record, reply)
+                return
             stop = body.get("stop") or []
             stop = [stop] if isinstance(stop, str) else stop
             text = apply_stop(reply.text, stop) if server.honour_stop else reply.text
@@ -199,6 +207,25 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                         "usage": usage,
                     },
                 )
+
+        def _raw(self, record: Recorded, reply: Reply) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for piece in reply.raw or []:
+                    if reply.delay_s:
+                        time.sleep(reply.delay_s)
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    self.wfile.flush()
+                    record.sent_tokens += 1
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                record.finished = True
+            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+                record.cancelled = True
+                self.close_connection = True
 
         def _stream(
             self,

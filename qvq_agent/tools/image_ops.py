@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qvq_agent.images import ImageStore
+from qvq_agent.images import MAX_ASPECT_RATIO, ImageStore
 from qvq_agent.prompts import IMAGE_RESULT
 from qvq_agent.tools.registry import Tool, ToolEnv, ToolError, ToolResult, tool
 
@@ -128,9 +128,23 @@ def pixel_box(
     width, height = env.store.get(image_id).size
     px1 = min(round(cx1 * sx), width - 1)
     py1 = min(round(cy1 * sy), height - 1)
-    px2 = max(round(cx2 * sx), px1 + 1)
-    py2 = max(round(cy2 * sy), py1 + 1)
-    return (px1, py1, min(px2, width), min(py2, height)), note
+    px2 = min(max(round(cx2 * sx), px1 + 1), width)
+    py2 = min(max(round(cy2 * sy), py1 + 1), height)
+    check_shape(px2 - px1, py2 - py1, f"bbox {_fmt(bbox)}")
+    return (px1, py1, px2, py2), note
+
+
+def check_shape(width: int, height: int, what: str) -> None:
+    """Refuse an image the model cannot be sent (thinner than 1:200), before it is made.
+
+    Raises:
+        ToolError: naming ``what`` and what to do instead.
+    """
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ToolError(
+            f"{what} gives a {width}x{height} image, thinner than 1:{MAX_ASPECT_RATIO}, which "
+            "the model cannot take; make the box wider or taller"
+        )
 
 
 def frame_points(
@@ -199,6 +213,7 @@ def tool_rotate(env: ToolEnv, args: RotateArgs) -> ToolResult:
     rotated = source.rotate(
         args.degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(255, 255, 255)
     )
+    check_shape(rotated.width, rotated.height, f"rotating {args.image}")
     if rotated.width * rotated.height > MAX_OUTPUT_PIXELS:
         raise ToolError(f"the rotated image would be over {MAX_OUTPUT_PIXELS:,} pixels; crop first")
     theta = math.radians(args.degrees)

@@ -167,18 +167,27 @@ _ROOT = re.compile(r"\\sqrt\s*\[([^\]]*)\]\s*\{([^{}]*)\}")
 _SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
 
 
+_SQRT_DIGITS = re.compile(r"\\sqrt\s*(\d+)")
+_BRACES = str.maketrans({"{": "(", "}": ")", "$": " "})
+
+
 def latex_to_math(text: str) -> str:
     """Rewrite LaTeX math into calculator syntax: ``\\frac`` (nested too), ``\\sqrt``,
     ``\\sqrt[n]``, ``\\pi``, ``\\cdot``, ``\\times``, ``\\div``; braces become parentheses and
     ``$`` goes. Other commands are left for the caller."""
     out = text
-    for _ in range(4):  # \frac{2\sqrt{2}}{5}: inner groups first
-        out = _FRAC.sub(r"((\1)/(\2))", out)
-        out = _ROOT.sub(r"root(\2, \1)", out)
-        out = _SQRT.sub(r"sqrt(\1)", out)
-    out = re.sub(r"\\sqrt\s*(\d+)", r"sqrt(\1)", out)
-    out = out.replace("\\pi", " pi ").replace("\\cdot", "*").replace("\\times", "*")
-    return out.replace("\\div", "/").replace("{", "(").replace("}", ")").replace("$", " ")
+    if "\\" in out:
+        for _ in range(4):  # \frac{2\sqrt{2}}{5}: inner groups first
+            before = out
+            out = _FRAC.sub(r"((\1)/(\2))", out)
+            out = _ROOT.sub(r"root(\2, \1)", out)
+            out = _SQRT.sub(r"sqrt(\1)", out)
+            if out == before:
+                break
+        out = _SQRT_DIGITS.sub(r"sqrt(\1)", out)
+        out = out.replace("\\pi", " pi ").replace("\\cdot", "*").replace("\\times", "*")
+        out = out.replace("\\div", "/")
+    return out.translate(_BRACES)
 
 
 def _implicit_products(text: str) -> str:

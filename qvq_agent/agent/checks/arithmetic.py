@@ -15,6 +15,7 @@ import ast
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
@@ -53,6 +54,15 @@ class Part:
     end: int
 
 
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_UNITS_RE = re.compile(_UNITS)
+_TIMES = re.compile(r"(?<=[\d)\s])\s*[x×·∙⋅]\s*(?=[\d(√])")
+_PERCENT = re.compile(r"(\d(?:\.\d+)?)\s*%")
+_ROOT_SIGN = re.compile(r"√\s*(\d+(?:\.\d+)?)")
+_PLAIN = str.maketrans({"÷": "/", "−": "-", "–": "-", "°": " "})
+
+
+@lru_cache(maxsize=16384)
 def normalise(text: str, *, strip_units: bool = True) -> str:
     """Rewrite a written computation into the calculator's syntax (or leave junk for the parser).
 
@@ -60,17 +70,20 @@ def normalise(text: str, *, strip_units: bool = True) -> str:
     variable there, not watts).
     """
     out = text
-    for pattern, replacement in _LATEX_NOISE:  # spacing, \left, units in \text{}, degrees
-        out = pattern.sub(replacement, out)
+    if "\\" in out:
+        for pattern, replacement in _LATEX_NOISE:  # spacing, \left, units in \text{}, degrees
+            out = pattern.sub(replacement, out)
     out = safe_math.latex_to_math(out)
-    out = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", out)  # thousands separators
-    if strip_units:
-        out = re.sub(_UNITS, " ", out)
-    out = re.sub(r"(?<=[\d)\s])\s*[x×·∙⋅]\s*(?=[\d(√])", "*", out)
-    out = out.replace("÷", "/").replace("−", "-").replace("–", "-").replace("^", "**")
-    out = out.replace("²", "**2").replace("³", "**3").replace("°", " ").replace("π", "pi")
-    out = re.sub(r"(\d(?:\.\d+)?)\s*%", r"(\1/100)", out)
-    out = re.sub(r"√\s*(\d+(?:\.\d+)?)", r"sqrt(\1)", out).replace("√", "sqrt")
+    if "," in out:
+        out = _THOUSANDS.sub("", out)
+    if strip_units and any(ch.isalpha() for ch in out):
+        out = _UNITS_RE.sub(" ", out)
+    out = _TIMES.sub("*", out).translate(_PLAIN).replace("^", "**")
+    out = out.replace("²", "**2").replace("³", "**3").replace("π", "pi")
+    if "%" in out:
+        out = _PERCENT.sub(r"(\1/100)", out)
+    if "√" in out:
+        out = _ROOT_SIGN.sub(r"sqrt(\1)", out).replace("√", "sqrt")
     return out.strip().rstrip(".,;:").strip()
 
 
@@ -170,6 +183,99 @@ _APPROX_WORDS = re.compile(
 )
 
 
+EDGE_CHARS = 120
+"""How far into a long part the edge of a computation is looked for."""
+
+_TOKEN = re.compile(r"\\[A-Za-z]+|[A-Za-zα-ωΑ-Ω]+|\d+|\s+|.", re.DOTALL)
+_MATH_WORDS = frozenset(
+    {
+        *ARITHMETIC_FUNCTIONS,
+        "pi",
+        "text",
+        "mathrm",
+        "frac",
+        "dfrac",
+        "tfrac",
+        "cfrac",
+        "sqrt",
+        "times",
+        "cdot",
+        "div",
+        "left",
+        "right",
+        "circ",
+        "approx",
+        "quad",
+        "qquad",
+        "square",
+        "cubic",
+        "sq",
+        "cm",
+        "mm",
+        "km",
+        "m",
+        "kg",
+        "g",
+        "mg",
+        "s",
+        "ms",
+        "min",
+        "h",
+        "hour",
+        "hours",
+        "minute",
+        "minutes",
+        "second",
+        "seconds",
+        "meter",
+        "meters",
+        "metre",
+        "metres",
+        "degree",
+        "degrees",
+        "deg",
+        "n",
+        "j",
+        "w",
+        "v",
+        "a",
+        "hz",
+        "pa",
+        "kpa",
+        "l",
+        "ml",
+        "kwh",
+        "unit",
+        "units",
+        "dollar",
+        "dollars",
+        "yuan",
+        "x",
+    }
+)
+_SYMBOLS = frozenset("0123456789.,+-*/×÷·∙⋅−–^()[]{}%$=≈√π²³°_!;:")
+
+
+def _numeric_run(text: str, *, from_end: bool) -> int:
+    """Where the run of number-like tokens at the end (or start) of ``text`` begins (or ends):
+    digits, operators, math and unit words; prose stops it. Edges are only tried inside it."""
+    tokens = [(m.start(), m.group()) for m in _TOKEN.finditer(text)]
+    bound = len(text) if from_end else 0
+    for pos, token in reversed(tokens) if from_end else tokens:
+        word = token.lstrip("\\").lower()
+        allowed = (
+            token.isspace()
+            or token.isdigit()
+            or token in _SYMBOLS
+            or (word.isalpha() and word in _MATH_WORDS)
+            or CJK_WORD.fullmatch(token) is not None
+        )
+        if not allowed:
+            break
+        bound = pos if from_end else pos + len(token)
+    return bound
+
+
 def _edge(raw: str, offset: int, *, take_end: bool) -> Part | None:
     """The longest numeric end (suffix) or start (prefix) of a chain's outer part.
 
@@ -177,8 +283,14 @@ def _edge(raw: str, offset: int, *, take_end: bool) -> Part | None:
     operator (``1.8 * BC / 1.5`` has no numeric suffix) is no computation of its own.
     """
     text = raw.rstrip() if take_end else raw
+    if len(text) > EDGE_CHARS:  # a computation at the edge of a part is short: look there only
+        if take_end:
+            offset += len(text) - EDGE_CHARS
+            text = text[-EDGE_CHARS:]
+        else:
+            text = text[:EDGE_CHARS]
     if take_end:
-        for i in range(len(text)):
+        for i in range(_numeric_run(text, from_end=True), len(text)):
             before = text[:i].rstrip()
             if before and (before[-1] in _OPERATOR_CHARS or before[-1].isdigit()):
                 continue
@@ -194,7 +306,7 @@ def _edge(raw: str, offset: int, *, take_end: bool) -> Part | None:
         return None
     stripped = text.lstrip()
     lead = len(text) - len(stripped)
-    for j in range(len(stripped), 0, -1):
+    for j in range(_numeric_run(stripped, from_end=False), 0, -1):
         after = stripped[j:].lstrip()
         if after and (after[0] in _OPERATOR_CHARS - {".", ",", "}"} or after[0].isdigit()):
             continue
@@ -315,6 +427,7 @@ def check_arithmetic(trace: TraceInput) -> list[Finding]:
     return findings
 
 
+CJK_WORD = re.compile(r"[元个米厘度]+")
 _DEFINED = re.compile(r"([A-Za-zΔ][A-Za-z0-9_]*[\u4e00-\u9fff]*)\s*$")
 _FORMULA_END = re.compile(r"[，。；;]|\s(?:where|with|which|or|and)\s|或|其中")
 _CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
