@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qvq_agent.agent.checks import DEFAULT_CHECKS, TraceInput, get_check  # noqa: E402
-from qvq_agent.verification import TraceRecord, verify_trace  # noqa: E402
+from qvq_agent.agent.checks import DEFAULT_CHECKS, TraceInput, get_check
+from qvq_agent.verification import TraceRecord, verify_trace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces"
 SIZES = (2_000, 8_000, 32_000, 128_000)

@@ -119,7 +119,8 @@ def in_box(point: Sequence[float], box: Sequence[float]) -> bool:
     return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
 
-_POINTS = re.compile(r"\[\s*\[.*?\]\s*\]|\[\s*\]", re.DOTALL)
+_OPEN = re.compile(r"\[\s*\[|\[\s*\]")
+_CLOSE = re.compile(r"\]\s*\]")
 
 
 MAX_ANSWER_CHARS = 50_000
@@ -134,11 +135,17 @@ def parse_points(answer: str | None) -> list[Point] | None:
     """
     if answer is None:
         return None
-    match = _POINTS.search(answer[:MAX_ANSWER_CHARS])
-    if not match:
+    text = answer[:MAX_ANSWER_CHARS]
+    opening = _OPEN.search(text)  # linear: one search for the start, one for the end
+    if not opening:
+        return None
+    if opening.group().endswith("]"):
+        return []
+    closing = _CLOSE.search(text, opening.end())
+    if not closing:
         return None
     try:
-        rows = load_json(match.group())
+        rows = load_json(text[opening.start() : closing.end()])
     except UntrustedJSONError:
         return None
     points: list[Point] = []

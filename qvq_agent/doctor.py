@@ -19,6 +19,7 @@ from PIL import Image
 
 from qvq_agent.profiles import ModelProfile
 from qvq_agent.serving import vllm_command
+from qvq_agent.untrusted import UntrustedJSONError, load_json
 
 Outcome = Literal["pass", "fail", "skip"]
 STOP_PROBE = "alpha </tool_call> beta"
@@ -38,6 +39,11 @@ def _png(size: int = 56, colour: str = "red") -> str:
     buffer = io.BytesIO()
     Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _message(response: httpx.Response) -> str:
@@ -95,11 +101,18 @@ class Doctor:
             self.prefix_caching,
         ]
         for step in steps:
+            name = step.__name__.replace("_", " ")
             try:
                 results.append(step())
             except httpx.HTTPError as exc:
+                results.append(CheckResult(name, "fail", f"request failed: {exc}"))
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
                 results.append(
-                    CheckResult(step.__name__.replace("_", " "), "fail", f"request failed: {exc}")
+                    CheckResult(
+                        name,
+                        "fail",
+                        f"the server's answer could not be read ({type(exc).__name__})",
+                    )
                 )
         return results
 
@@ -120,7 +133,20 @@ class Doctor:
                 f"GET /models answered {response.status_code}: {_message(response)}",
                 "check --base-url (it ends in /v1) and --api-key",
             )
-        self.models = list(response.json().get("data", []))
+        try:
+            listing = load_json(response.content)
+            models = listing.get("data") if isinstance(listing, dict) else None
+            if not isinstance(models, list):
+                raise UntrustedJSONError('no "data" list')
+        except UntrustedJSONError as exc:
+            return CheckResult(
+                "reachable",
+                "fail",
+                f"GET /models did not answer with an OpenAI model list ({exc}): "
+                f"{_clip(response.text)}",
+                "check --base-url: it must be the OpenAI-compatible API root, ending in /v1",
+            )
+        self.models = [m for m in models if isinstance(m, dict)]
         return CheckResult("reachable", "pass", f"{self.base_url} answers")
 
     def model_listed(self) -> CheckResult:

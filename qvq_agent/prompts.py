@@ -244,3 +244,8 @@ FINDING_OFF_IMAGE = (
     "{n} point(s) the model gave for {image} were outside the image (or not numbers) and were "
     "not counted."
 )
+
+FINDING_NOT_CHECKED = (
+    "The {check} check could not finish comparing the answer in time (the math was too large); "
+    "it is not counted against the answer."
+)

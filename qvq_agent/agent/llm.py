@@ -141,7 +141,7 @@ async def request(
                 chat_model(ctx).astream(list(messages), stop=list(ctx.profile.stop)),
             )
             async with aclosing(stream) as reply_chunks:  # closing the stream cancels the request
-                async with asyncio.timeout(_next_timeout(loop, idle, end)) as timer:
+                async with asyncio.timeout_at(_next_timeout(loop, idle, end)) as timer:
                     async for chunk in reply_chunks:
                         timer.reschedule(_next_timeout(loop, idle, end))
                         chunks += 1

@@ -59,6 +59,9 @@ class ReplayServer:
     """Keep answering with the last script item once the script is used up."""
     honour_stop: bool = True
     """Cut replies at the request's stop strings (a broken server for tests: False)."""
+    models_body: bytes | None = None
+    """Answer ``GET /v1/models`` with these bytes (a broken server for tests) instead of the
+    model list."""
     requests: list[Recorded] = field(default_factory=list)
     _httpd: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -146,6 +149,12 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path.rstrip("/") in ("/health",):
                 self._json(200, {})
+            elif self.path.rstrip("/") == "/v1/models" and server.models_body is not None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(server.models_body)))
+                self.end_headers()
+                self.wfile.write(server.models_body)
             elif self.path.rstrip("/") == "/v1/models":
                 self._json(
                     200, {"object": "list", "data": [{"id": server.model, "object": "model"}]}

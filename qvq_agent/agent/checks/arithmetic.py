@@ -87,6 +87,7 @@ def normalise(text: str, *, strip_units: bool = True) -> str:
     return out.strip().rstrip(".,;:").strip()
 
 
+@lru_cache(maxsize=16384)
 def _evaluate(expression: str) -> float | None:
     try:
         tree = safe_math.parse(expression, functions=ARITHMETIC_FUNCTIONS)
@@ -108,6 +109,7 @@ class Symbolic:
     names: frozenset[str]
 
 
+@lru_cache(maxsize=16384)
 def _symbolic(raw: str) -> Symbolic | None:
     """A short algebraic expression in single-letter variables, or ``None``."""
     expression = normalise(raw, strip_units=False)
@@ -395,13 +397,25 @@ def chains(line: str, offset: int) -> list[tuple[Part, Part, bool]]:
     return steps
 
 
+MAX_STEPS_PER_LINE = 48
+"""At most this many ``=`` steps of one line are checked (a 200 kB line of equations is not a
+computation to redo)."""
+MAX_LINES = 4000
+"""At most this many lines with a computation are checked per trace."""
+
+
 @register_check("arithmetic")
 def check_arithmetic(trace: TraceInput) -> list[Finding]:
     """Wrong explicit computations, each with the correct value."""
     findings: list[Finding] = []
     said: set[str] = set()
     text = trace.text
-    for line, line_start in logical_lines(text):
+    lines = [
+        (_first_steps(line), start)
+        for line, start in logical_lines(text)
+        if "=" in line or "≈" in line
+    ][:MAX_LINES]
+    for line, line_start in lines:
         for start, end, left_text, right_text in symbolic_slips(line, line_start):
             message = prompts.FINDING_ALGEBRA.format(left=left_text, right=right_text)
             if message not in said:
@@ -425,6 +439,14 @@ def check_arithmetic(trace: TraceInput) -> list[Finding]:
     findings.extend(_sum_of_listed_counts(text))
     findings.extend(_sign_flips(text))
     return findings
+
+
+def _first_steps(line: str) -> str:
+    """The line up to its :data:`MAX_STEPS_PER_LINE`-th ``=`` or ``≈`` (and a little after)."""
+    for seen, match in enumerate(_SEPARATOR.finditer(line), start=1):
+        if seen > MAX_STEPS_PER_LINE:
+            return line[: match.start()]
+    return line
 
 
 CJK_WORD = re.compile(r"[元个米厘度]+")
@@ -500,7 +522,7 @@ _LISTED_LINE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _ADDING = re.compile(
-    r"(?:adding (?:these|them|those|all)(?: up| together)?|in total|altogether|sum(?:ming)?(?: up)?)[^=\n]*?((?:\d+\s*\+\s*)+\d+)\s*=\s*(\d+)",
+    r"(?:adding (?:these|them|those|all)(?: up| together)?|in total|altogether|sum(?:ming)?(?: up)?)[^=\n]{0,160}?((?:\d+\s*\+\s*){1,40}\d+)\s*=\s*(\d+)",
     re.IGNORECASE,
 )
 

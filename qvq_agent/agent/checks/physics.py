@@ -70,6 +70,18 @@ def _final(trace: TraceInput) -> tuple[str, int, int] | None:
     return (answers[-1].text, answers[-1].start, answers[-1].end) if answers else None
 
 
+def not_checked(check: str, text: str, final: tuple[str, int, int]) -> Finding:
+    """A note (not a critique) for a check that ran out of time on model-written math."""
+    return make_finding(
+        check,
+        prompts.FINDING_NOT_CHECKED.format(check=check),
+        text,
+        final[1],
+        final[2],
+        severity="warning",
+    )
+
+
 @register_check("tool_agreement")
 def check_tool_agreement(trace: TraceInput) -> list[Finding]:
     """A numeric final answer must equal a result that `solve` or `calculate` gave."""
@@ -80,13 +92,18 @@ def check_tool_agreement(trace: TraceInput) -> list[Finding]:
     if final is None or not results or parse_answer(final[0]).kind != "number":
         return []
     candidates = []
+    gave_up = False
     for result in results:
-        for piece in re.split(r";\s*or\s*|,\s*(?=[A-Za-z]\w*\s*=)", result.value or ""):
+        for piece in re.split(r";\s*or\s*|,\s*(?=[A-Za-z]\w*\s*=)", result.value or "")[:16]:
             value = piece.split("=", 1)[-1].split("≈")[-1].strip()
             value = re.sub(r"\*(?=[a-z])", " ", value)  # sympy's 19.6*meter/second
             candidates.append(value)
-            if equivalent(final[0], value, precision="stated"):
+            verdict = equivalent(final[0], value, precision="stated")
+            if verdict:
                 return []
+            gave_up = gave_up or verdict.gave_up
+    if gave_up:
+        return [not_checked("tool_agreement", trace.text, final)]
     shown = ", ".join(candidates[-3:])
     return [
         make_finding(
@@ -119,6 +136,8 @@ def check_units(trace: TraceInput) -> list[Finding]:
     if answer.unit is None or answer.kind != "number":
         return []
     verdict = equivalent(f"1 {unit}", f"1 {answer.unit}")
+    if verdict.gave_up:
+        return [not_checked("units", trace.text, final)]
     if "different quantities" in verdict.reason:
         return [
             make_finding(
