@@ -269,7 +269,7 @@ def test_a_crop_thinner_than_1_to_200_is_refused_as_a_tool_error(tmp_path: Path)
     env = ToolEnv(store, get_profile("qwen2.5-vl"))
     crop = default_registry().get("crop")
     assert crop is not None
-    seen_w, seen_h = store.resized_size("img0", env.profile)
+    seen_w, _ = store.resized_size("img0", env.profile)
     result = crop.run(env, {"image": "img0", "bbox": [0, 0, seen_w, 1]})
     assert not result.ok and "thinner than 1:200" in result.text
     assert len(store) == 1  # nothing was added that a later request would choke on
