@@ -33,20 +33,29 @@ class FinalAnswer:
     """Offset just past the answer."""
 
 
-def _boxed_contents(text: str, start: int) -> tuple[str, int] | None:
+class _Braces:
+    """Where each ``{`` of a text closes, found in one pass (so many unclosed ``\\boxed{``
+    cost linear time, not quadratic)."""
+
+    def __init__(self, text: str) -> None:
+        self.close: dict[int, int] = {}
+        stack: list[int] = []
+        for i, ch in enumerate(text):
+            if ch == "{":
+                stack.append(i)
+            elif ch == "}" and stack:
+                self.close[stack.pop()] = i
+
+
+def _boxed_contents(text: str, start: int, braces: _Braces | None = None) -> tuple[str, int] | None:
     """Contents of ``\\boxed{...}`` starting at ``start`` (balanced braces) and the end offset."""
     opening = text.find("{", start)
     if opening == -1:
         return None
-    depth = 0
-    for i in range(opening, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[opening + 1 : i], i + 1
-    return None
+    closing = (braces or _Braces(text)).close.get(opening)
+    if closing is None:
+        return None
+    return text[opening + 1 : closing], closing + 1
 
 
 _MATH_WRAP = re.compile(r"^(?:\\\[|\\\(|\$\$|\$)\s*(.*?)\s*(?:\\\]|\\\)|\$\$|\$)$", re.DOTALL)
@@ -58,8 +67,9 @@ def clean_answer(text: str) -> str:
     answer = text.strip()
     boxes: list[str] = []
     start = 0
+    braces = _Braces(answer) if "\\boxed{" in answer else None
     while len(boxes) < 16 and (box := answer.find("\\boxed{", start)) != -1:
-        inner = _boxed_contents(answer, box)
+        inner = _boxed_contents(answer, box, braces)
         if inner is None:
             break
         boxes.append(inner[0])
@@ -76,10 +86,15 @@ def clean_answer(text: str) -> str:
     return answer
 
 
+MAX_ANSWER_SCAN = 4000
+"""A final answer is read from at most this many characters after its marker."""
+
+
 def find_final_answers(text: str, markers: Sequence[str] = DEFAULT_MARKERS) -> list[FinalAnswer]:
     """Every final answer the trace states, in order (a boxed answer right after a marker is one)."""
     found: list[FinalAnswer] = []
     covered_until = -1
+    braces: _Braces | None = None
     events: list[tuple[int, str]] = []
     for marker in markers:
         start = 0
@@ -90,18 +105,21 @@ def find_final_answers(text: str, markers: Sequence[str] = DEFAULT_MARKERS) -> l
         if pos < covered_until:
             continue
         if marker == "\\boxed{":
-            inner = _boxed_contents(text, pos)
+            braces = braces or _Braces(text)
+            inner = _boxed_contents(text, pos, braces)
             if inner is None:
                 continue
             answer, end = inner
         elif marker == "<answer>":
-            close = text.find("</answer>", pos)
-            end = close + len("</answer>") if close != -1 else len(text)
-            answer = text[pos + len(marker) : close if close != -1 else len(text)]
+            limit = min(len(text), pos + MAX_ANSWER_SCAN)
+            close = text.find("</answer>", pos, limit)
+            end = close + len("</answer>") if close != -1 else limit
+            answer = text[pos + len(marker) : close if close != -1 else limit]
         else:
             body_start = pos + len(marker)
-            body = text[body_start:].lstrip(" :*\n")
-            lead = len(text) - body_start - len(body)
+            window_end = min(len(text), body_start + MAX_ANSWER_SCAN)
+            body = text[body_start:window_end].lstrip(" :*\n")
+            lead = window_end - body_start - len(body)
             paragraph = re.split(r"\n\s*\n", body.strip(), maxsplit=1)[0] if body.strip() else ""
             # "**Final Answer**\n\n\[ \boxed{6} \]": the answer is the next paragraph.
             answer = paragraph

@@ -76,6 +76,9 @@ def verify_text(text: str, question: str = "") -> list[str]:
         "exp(exp(exp(exp(100)))) = 5\n\n**Final Answer**\n\n5",
         "E = (a+b+c+d)^150\nE = (a+b+c+d)^149\n\n**Final Answer**\n\nE",
         "9^9^9^9 = 3 and 10**400 - 7 = 1\n\n**Final Answer**\n\n1",
+        "\\boxed{" * 3000,
+        "<answer>" * 3000,
+        "**Final Answer** x " * 5000,
     ],
 )
 def test_hostile_math_in_a_reply_is_bounded(text: str) -> None:
