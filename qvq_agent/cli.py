@@ -414,6 +414,168 @@ def _print_verdict(result: Any) -> None:
         out.print(Text("    ").append(excerpt))
 
 
+@app.command(
+    "eval",
+    context_settings={"allow_interspersed_args": True},
+)
+def eval_command(
+    target: Annotated[
+        list[str],
+        typer.Argument(
+            help="A benchmark (vstar, mathvista, mathvision, countbench, hrbench, geometry3k, "
+            "clevr) or a folder with items.jsonl; or `report RUN [RUN]`."
+        ),
+    ],
+    graph: Annotated[
+        str, typer.Option(help="raw (one request, the baseline), solve, physics or count.")
+    ] = "solve",
+    out: Annotated[
+        Path | None, typer.Option(help="The run folder (results.jsonl, config.json).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="A local copy of the benchmark (no download).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Items at once.")] = 4,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items.")] = None,
+    ids: Annotated[list[str] | None, typer.Option("--ids", help="Only these item ids.")] = None,
+    sample: Annotated[int | None, typer.Option(min=1, help="A random sample of K items.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
+    retry_errors: Annotated[
+        bool, typer.Option("--retry-errors", help="Re-run the items that ended in error.")
+    ] = False,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key: ApiKey = None,
+    profile: Profile = None,
+    max_steps: MaxSteps = None,
+    max_revisions: MaxRevisions = None,
+    extra_body: ExtraBody = None,
+) -> None:
+    """Evaluate on a benchmark (resumable: run the same command again to continue), or report."""
+    if target and target[0] == "report":
+        _eval_report([Path(p) for p in target[1:]], out)
+        return
+    if len(target) != 1:
+        fail("eval takes one benchmark (or `eval report RUN [RUN]`)")
+    try:
+        from qvq_agent.eval.datasets import DatasetError, load, select
+        from qvq_agent.eval.runner import (
+            GRAPHS,
+            EvalError,
+            RunConfig,
+            RunFolder,
+            Runner,
+        )
+    except ImportError as exc:
+        fail(f"eval needs its extra ({exc.name} is missing): pip install 'qvq-agent[eval]'")
+    if graph not in GRAPHS:
+        fail(f"unknown graph {graph!r}; graphs: {', '.join(GRAPHS)}")
+    if out is None:
+        fail("--out is required: the folder that keeps the run's results (and resumes it)")
+    settings = run_settings(
+        extra_body,
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+        profile=profile,
+        max_steps=max_steps,
+        max_revisions=max_revisions,
+    )
+    from qvq_agent.profiles import UnknownProfileError, resolve_profile
+
+    try:
+        model_profile = resolve_profile(settings.model, settings.profile)
+        dataset = load(target[0], data_dir, out / "images")
+        items = select(dataset.items, limit=limit, ids=ids or (), sample=sample, seed=seed)
+        folder = RunFolder(out)
+        folder.prepare(RunConfig.make(dataset, graph, settings, model_profile.name))
+    except (DatasetError, EvalError, UnknownProfileError) as exc:
+        fail(str(exc))
+    _run_eval(Runner(graph, settings, folder, concurrency), items, retry_errors, out)
+
+
+def _run_eval(runner: Any, items: list[Any], retry_errors: bool, out: Path) -> None:
+    import asyncio
+
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("[bold]eval[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("eval", total=len(items), status="")
+
+        def update(progress: Any) -> None:
+            accuracy = progress.correct / progress.done if progress.done else 0.0
+            status = f"accuracy {accuracy:.1%} · errors {progress.errors}"
+            bar.update(task, completed=progress.done, status=status)
+
+        runner.on_progress = update
+        try:
+            final = asyncio.run(runner.run(items, retry_errors=retry_errors))
+        except KeyboardInterrupt:
+            err.print(
+                f"[yellow]stopped:[/] the finished results are kept in {escape(str(out))}; run "
+                "the same command to continue"
+            )
+            raise typer.Exit(130) from None
+    err.print(
+        f"{final.done}/{final.total} done ({final.skipped} from before) · "
+        f"{final.correct} correct · {final.errors} errors · {escape(str(out / 'results.jsonl'))}"
+    )
+
+
+def _eval_report(folders: list[Path], out_dir: Path | None) -> None:
+    try:
+        from qvq_agent.eval.report import write_report
+        from qvq_agent.eval.runner import EvalError
+    except ImportError as exc:
+        fail(f"eval needs its extra ({exc.name} is missing): pip install 'qvq-agent[eval]'")
+    if not folders:
+        fail("eval report takes one run folder, or two to compare")
+    target = out_dir or folders[-1]
+    try:
+        runs, pair = write_report(folders, target)
+    except EvalError as exc:
+        fail(str(exc))
+    from rich.table import Table
+
+    table = Table(
+        "run", "graph", "items", "accuracy", "95% CI", "first", "fixed", "broken", "errors"
+    )
+    for r in runs:
+        lo, hi = r.interval
+        table.add_row(
+            escape(r.name),
+            escape(str(r.config.get("graph"))),
+            str(r.n),
+            f"{r.accuracy:.1%}",
+            f"{lo:.1%}–{hi:.1%}",
+            f"{r.first_accuracy:.1%}",
+            str(r.fixed),
+            str(r.broken),
+            str(r.statuses.get("error", 0)),
+        )
+    out.print(table)
+    if pair is not None:
+        out.print(
+            f"{escape(pair.b)} vs {escape(pair.a)}: {pair.shared} shared items, won {pair.won}, "
+            f"lost {pair.lost}, exact McNemar p = {pair.p_value:.4g}"
+        )
+    out.print(f"wrote {escape(str(target / 'report.md'))} and report.html")
+
+
 @app.command("doctor")
 def doctor_command(
     base_url: BaseUrl = None,

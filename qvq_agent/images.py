@@ -26,6 +26,9 @@ from qvq_agent.profiles import CoordFrame, ModelProfile
 DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
 """Refuse images larger than this (decompression-bomb guard): about 8000x8000."""
 
+MAX_FILE_BYTES = 256 * 1024 * 1024
+"""Image files larger than this are refused before they are read."""
+
 MAX_ASPECT_RATIO = 200
 """Qwen2-VL refuses images whose long side is over 200 times the short one."""
 
@@ -103,11 +106,30 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) 
     Raises:
         ImageLoadError: missing, unreadable, truncated, or too large; the message names the file.
     """
+    return load_image_file(path, max_pixels=max_pixels)[0]
+
+
+SENDABLE = {"PNG": "image/png", "JPEG": "image/jpeg"}
+"""File formats sent as they are when the image needs no resizing and no conversion."""
+
+
+def load_image_file(
+    path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> tuple[Image.Image, tuple[str, bytes] | None]:
+    """:func:`load_image`, plus the file's own bytes and MIME type when they show exactly the
+    loaded image (an RGB PNG or JPEG with no EXIF rotation), so they can be sent unchanged.
+
+    Raises:
+        ImageLoadError: as :func:`load_image`.
+    """
     path = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as raw:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise ImageLoadError(f"{path}: the file is over {MAX_FILE_BYTES:,} bytes")
+            data = path.read_bytes()
+            with Image.open(io.BytesIO(data)) as raw:
                 width, height = raw.size
                 if width * height > max_pixels:
                     raise ImageLoadError(
@@ -121,8 +143,11 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) 
                         "the model cannot take; crop it first"
                     )
                 raw.load()
-                oriented = ImageOps.exif_transpose(raw)
-                return _to_rgb(oriented)
+                rotated = raw.getexif().get(0x0112, 1) not in (0, 1)
+                same = raw.mode == "RGB" and raw.format in SENDABLE and not rotated
+                original = (SENDABLE[str(raw.format)], data) if same else None
+                oriented = ImageOps.exif_transpose(raw) if rotated else raw
+                return _to_rgb(oriented), original
     except ImageLoadError:
         raise
     except FileNotFoundError:
@@ -135,6 +160,29 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) 
         raise ImageLoadError(f"{path}: too large to open safely ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageLoadError(f"{path}: cannot read the image ({exc})") from None
+
+
+PHOTO_COLOURS = 1024
+"""A 256x256 sample with more distinct colours than this is a photo (JPEG); else PNG."""
+
+
+def is_photo(image: Image.Image) -> bool:
+    """True for photographs (many distinct colours in a central 256x256 sample), False for
+    drawings, diagrams and text (few colours: PNG keeps their edges exact)."""
+    width, height = image.size
+    left, top = max(0, (width - 256) // 2), max(0, (height - 256) // 2)
+    sample = image.crop((left, top, min(width, left + 256), min(height, top + 256)))
+    return sample.getcolors(maxcolors=PHOTO_COLOURS) is None
+
+
+def encode(image: Image.Image, *, photo: bool) -> tuple[str, bytes]:
+    """``(MIME type, bytes)``: JPEG at quality 90 for a photo, fast PNG otherwise."""
+    buffer = io.BytesIO()
+    if photo:
+        image.save(buffer, format="JPEG", quality=90)
+        return "image/jpeg", buffer.getvalue()
+    image.save(buffer, format="PNG", compress_level=1)
+    return "image/png", buffer.getvalue()
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -156,7 +204,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 @dataclass(frozen=True)
@@ -175,6 +223,8 @@ class ImageRecord:
     """3x3 affine map from this image's pixel coordinates to the parent's."""
     source: str | None = None
     """File the user image was read from."""
+    original: tuple[str, bytes] | None = None
+    """The file's MIME type and bytes, when they show exactly ``image`` (sent unchanged)."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -207,8 +257,8 @@ class ImageStore:
 
     def add_file(self, path: str | Path) -> str:
         """Load a user image from a file; returns its id."""
-        image = load_image(path, max_pixels=self.max_image_pixels)
-        return self._add(ImageRecord("", image, source=str(path)))
+        image, original = load_image_file(path, max_pixels=self.max_image_pixels)
+        return self._add(ImageRecord("", image, source=str(path), original=original))
 
     def add_image(
         self,
@@ -253,6 +303,7 @@ class ImageStore:
                 params=record.params,
                 to_parent=record.to_parent,
                 source=record.source,
+                original=record.original,
             )
             return image_id
 
@@ -310,18 +361,32 @@ class ImageStore:
         return w, h
 
     def data_url(self, image_id: str, profile: ModelProfile) -> str:
-        """The image resized to the profile's budget as a PNG data URL, encoded once per budget."""
+        """The image as the model is sent it, as a data URL, encoded once per pixel budget.
+
+        An image inside the budget is sent at its own size (the server rounds its sides to 28
+        pixels exactly as :func:`smart_resize` does), a user image as its file's own bytes when
+        those show it exactly; a larger or smaller one is resized to the budget first. Photos go
+        as JPEG (quality 90); drawings, text and images with marks or a grid as PNG. Thread-safe;
+        call it off the event loop (:func:`qvq_agent.agent.llm.render`).
+        """
         key = (image_id, profile.patch_factor, profile.min_pixels, profile.max_pixels)
         cached = self._encoded.get(key)
         if cached is not None:
             return cached[0]
-        width, height = self.resized_size(image_id, profile)
-        image = self.get(image_id).image
-        if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BICUBIC)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", compress_level=1)
-        url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        record = self.get(image_id)
+        width, height = record.size
+        in_budget = profile.min_pixels <= width * height <= profile.max_pixels
+        if in_budget and record.original is not None:
+            mime, data = record.original
+        else:
+            image = record.image
+            if not in_budget:
+                new_w, new_h = self.resized_size(image_id, profile)
+                image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
+            mime, data = encode(
+                image, photo=record.operation not in ("mark", "grid") and is_photo(record.image)
+            )
+        url = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
         with self._lock:
             self._encoded[key] = (url, (width, height))
         return url

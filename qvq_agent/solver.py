@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
-import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import StreamMode
 
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.intake import user_images
-from qvq_agent.agent.llm import ModelServerError, build_chat_model
+from qvq_agent.agent.llm import ModelServerError, aclose_clients
 from qvq_agent.graphs import count as count_graph
 from qvq_agent.graphs import physics as physics_graph
 from qvq_agent.graphs.count_state import Method
@@ -36,8 +35,20 @@ STREAM_MODES: list[StreamMode] = ["custom", "values"]
 Event = dict[str, Any]
 """A live event: ``{"event": "token" | "tool" | "verdict" | "cancelled" | "step", ...}``."""
 GraphName = Literal["solve", "physics"]
+T = TypeVar("T")
 COUNT_RECURSION_LIMIT = 40
 """Supersteps of the count graph: intake, overview, tiles, merge, two verification rounds."""
+
+
+@lru_cache(maxsize=16)
+def _compiled(builder: Callable[[Any], Any]) -> Any:
+    """A graph compiled once per builder (without a checkpointer): compiling takes tens of ms."""
+    return builder(None)
+
+
+def compiled_graph(builder: Callable[[Any], Any], checkpointer: Any) -> Any:
+    """``builder(checkpointer)``, reusing one compiled graph when there is no checkpointer."""
+    return _compiled(builder) if checkpointer is None else builder(checkpointer)
 
 
 def make_context(
@@ -94,10 +105,11 @@ async def asolve(
     image_ids = user_images(ctx, [str(p) for p in paths])
     inputs = {"question": question, "images": image_ids, "choices": list(choices)}
     if graph == "physics":
-        compiled = physics_graph.build_graph(checkpointer)
+        compiled = compiled_graph(physics_graph.build_graph, checkpointer)
         values, error = await _run(compiled, inputs, ctx, on_event, thread_id)
         return PhysicsResult.from_state(values, error)
-    values, error = await _run(build_graph(checkpointer), inputs, ctx, on_event, thread_id)
+    compiled = compiled_graph(build_graph, checkpointer)
+    values, error = await _run(compiled, inputs, ctx, on_event, thread_id)
     return SolveResult.from_state(values, error)
 
 
@@ -110,11 +122,6 @@ async def _run(
     recursion_limit: int | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """Stream a compiled graph to its end; the last state and the server error, if one ended it."""
-    http_client = None
-    if ctx.chat_model is None:
-        # One HTTP client per run: its connections belong to this event loop.
-        http_client = httpx.AsyncClient(timeout=ctx.settings.request_timeout_s)
-        ctx = replace(ctx, chat_model=build_chat_model(ctx, http_client))
     config: RunnableConfig = {
         "recursion_limit": recursion_limit or ctx.recursion_limit,
         "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
@@ -131,9 +138,6 @@ async def _run(
                 on_event(part)
     except ModelServerError as exc:
         return values, str(exc)
-    finally:
-        if http_client is not None:
-            await http_client.aclose()
     return values, None
 
 
@@ -178,7 +182,7 @@ async def acount(
         "method": method,
     }
     values, error = await _run(
-        count_graph.build_graph(),
+        compiled_graph(count_graph.build_graph, None),
         inputs,
         ctx,
         on_event,
@@ -190,7 +194,7 @@ async def acount(
 
 def count(image: str | Path, question: str, **kwargs: Any) -> CountResult:
     """Synchronous :func:`acount` (not for use inside a running event loop)."""
-    return asyncio.run(acount(image, question, **kwargs))
+    return asyncio.run(_closing(acount(image, question, **kwargs)))
 
 
 def solve(
@@ -199,7 +203,15 @@ def solve(
     **kwargs: Any,
 ) -> SolveResult:
     """Synchronous :func:`asolve` (not for use inside a running event loop)."""
-    return asyncio.run(asolve(images, question, **kwargs))
+    return asyncio.run(_closing(asolve(images, question, **kwargs)))
+
+
+async def _closing(run: Awaitable[T]) -> T:
+    """Await ``run``, then close the OpenAI clients its event loop opened."""
+    try:
+        return await run
+    finally:
+        await aclose_clients()
 
 
 __all__ = [

@@ -145,7 +145,11 @@ def test_each_image_is_encoded_once_and_resized(scene_path: Path) -> None:
     second = store.data_url("img0", profile)
     assert first is second
     assert store.encode_count() == 1
-    decoded = Image.open(io.BytesIO(base64.b64decode(first.split(",", 1)[1])))
-    assert decoded.size == (1204, 812)
+    # Inside the pixel budget the file goes as it is (the server rounds 1200x800 to 1204x812
+    # exactly as smart_resize does); the size the model sees is still the rounded one.
+    assert first == "data:image/png;base64," + base64.b64encode(scene_path.read_bytes()).decode()
+    assert store.resized_size("img0", profile) == (1204, 812)
     small = store.data_url("img0", profile.with_pixels(max_pixels=256 * 28 * 28))
     assert small != first and store.encode_count() == 2
+    decoded = Image.open(io.BytesIO(base64.b64decode(small.split(",", 1)[1])))
+    assert decoded.size == store.resized_size("img0", profile.with_pixels(max_pixels=256 * 28 * 28))

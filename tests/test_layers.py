@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("qvq_agent.agent",),
     ("qvq_agent.graphs",),
     ("qvq_agent.results", "qvq_agent.solver", "qvq_agent.verification", "qvq_agent.doctor"),
+    ("qvq_agent.eval",),
     ("qvq_agent.testing",),
     ("qvq_agent.cli", "qvq_agent"),
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
@@ -46,13 +47,6 @@ class ModelServerError(RuntimeError):
 def image_part(image_id: str) -> dict[str, str]:
     """A content part that refers to an image in the store (no pixels in state)."""
     return {"type": IMAGE_REF, "image_id": image_id}
-
-
-def chat_model(ctx: Context) -> BaseChatModel:
-    """The context's chat model, built once from its settings when not given."""
-    if ctx.chat_model is None:
-        ctx.chat_model = build_chat_model(ctx)
-    return ctx.chat_model
 
 
 def build_chat_model(ctx: Context, http_async_client: Any = None) -> BaseChatModel:
@@ -136,20 +130,14 @@ async def request(
     out_of_time = False
     try:
         with server_errors(ctx):
-            stream = cast(
-                AsyncGenerator[AIMessageChunk, None],
-                chat_model(ctx).astream(list(messages), stop=list(ctx.profile.stop)),
-            )
-            async with aclosing(stream) as reply_chunks:  # closing the stream cancels the request
+            source = _deltas(ctx, messages)
+            async with aclosing(source) as deltas:  # closing the stream cancels the request
                 async with asyncio.timeout_at(_next_timeout(loop, idle, end)) as timer:
-                    async for chunk in reply_chunks:
+                    async for delta, counted in deltas:
                         timer.reschedule(_next_timeout(loop, idle, end))
                         chunks += 1
-                        meta = getattr(chunk, "usage_metadata", None)
-                        if meta:
-                            usage["prompt_tokens"] = int(meta.get("input_tokens", 0))
-                            usage["completion_tokens"] = int(meta.get("output_tokens", 0))
-                        delta = _delta_text(chunk, ctx)
+                        if counted is not None:
+                            usage["prompt_tokens"], usage["completion_tokens"] = counted
                         if not delta:
                             continue
                         pieces.append(delta)
@@ -179,6 +167,110 @@ async def request(
         usage["completion_tokens"] = len(pieces)
     hit = detector.hit if detector is not None else None
     return Reply("".join(pieces), usage, hit, out_of_time)
+
+
+Delta = tuple[str, tuple[int, int] | None]
+"""A piece of the reply's text, and (prompt, completion) tokens when the chunk reports them."""
+
+
+async def _deltas(ctx: Context, messages: Sequence[BaseMessage]) -> AsyncGenerator[Delta, None]:
+    """The reply as it streams: through the OpenAI SDK, or through ``ctx.chat_model`` when the
+    context brings one (tests, other LangChain providers)."""
+    if ctx.chat_model is not None:
+        stream = cast(
+            AsyncGenerator[AIMessageChunk, None],
+            ctx.chat_model.astream(list(messages), stop=list(ctx.profile.stop)),
+        )
+        async with aclosing(stream) as chunks:
+            async for chunk in chunks:
+                meta = getattr(chunk, "usage_metadata", None)
+                counted = (
+                    (int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)))
+                    if meta
+                    else None
+                )
+                yield _delta_text(chunk, ctx), counted
+        return
+    settings = ctx.settings
+    temperature = settings.temperature
+    if temperature is None:
+        temperature = ctx.profile.temperature
+    options: dict[str, Any] = {
+        "model": settings.model,
+        "messages": [openai_message(m) for m in messages],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": settings.max_tokens or ctx.profile.max_new_tokens,
+        "stop": list(ctx.profile.stop) or None,
+    }
+    if temperature is not None:
+        options["temperature"] = temperature
+    if settings.extra_body:
+        options["extra_body"] = dict(settings.extra_body)
+    stream = await openai_client(ctx).chat.completions.create(**options)
+    try:
+        async for chunk in stream:
+            counted = None
+            if chunk.usage is not None:
+                counted = (int(chunk.usage.prompt_tokens), int(chunk.usage.completion_tokens))
+            text = ""
+            for choice in chunk.choices:
+                delta = choice.delta
+                if ctx.profile.reasoning_field == "reasoning_content":
+                    extra = getattr(delta, "model_extra", None) or {}
+                    text += str(extra.get("reasoning_content") or extra.get("reasoning") or "")
+                text += delta.content or ""
+            yield text, counted
+    finally:
+        await stream.close()
+
+
+def openai_message(message: BaseMessage) -> dict[str, Any]:
+    """A rendered message as the OpenAI chat API takes it."""
+    role = {"system": "system", "human": "user", "ai": "assistant"}.get(message.type)
+    if role is None:
+        raise ValueError(f"a {message.type} message cannot be sent")
+    content = message.content
+    if isinstance(content, list):
+        return {
+            "role": role,
+            "content": [p if isinstance(p, dict) else {"type": "text", "text": p} for p in content],
+        }
+    return {"role": role, "content": content}
+
+
+_CLIENTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[Any, ...], openai.AsyncOpenAI]
+] = weakref.WeakKeyDictionary()
+
+
+def openai_client(ctx: Context) -> openai.AsyncOpenAI:
+    """The OpenAI client for the context's server, one per event loop and server (its
+    connections belong to that loop), reused by every run on it."""
+    settings = ctx.settings
+    key = (settings.base_url, settings.api_key, settings.request_timeout_s, settings.retries)
+    clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get(key)
+    if client is None:
+        plain = settings.base_url.startswith("http://")
+        # http:// never verifies a certificate: skip loading the CA bundle (tens of ms).
+        http = openai.DefaultAsyncHttpxClient(verify=not plain, timeout=settings.request_timeout_s)
+        client = openai.AsyncOpenAI(
+            base_url=settings.base_url,
+            api_key=settings.api_key,
+            timeout=settings.request_timeout_s,
+            max_retries=settings.retries,
+            http_client=http,
+        )
+        clients[key] = client
+    return client
+
+
+async def aclose_clients() -> None:
+    """Close the OpenAI clients of the running event loop (call before the loop ends)."""
+    clients = _CLIENTS.pop(asyncio.get_running_loop(), {})
+    for client in clients.values():
+        await client.close()
 
 
 def _next_timeout(loop: asyncio.AbstractEventLoop, idle: float, end: float | None) -> float:
@@ -265,6 +357,18 @@ def render_messages(
                 parts.append(part)
         out.append(HumanMessage(content=parts))
     return out
+
+
+async def render(
+    ctx: Context,
+    messages: Sequence[BaseMessage],
+    user_images: Sequence[str],
+    *,
+    system: SystemPrompt = "tools",
+) -> list[BaseMessage]:
+    """:func:`render_messages` in a worker thread: encoding images is CPU work that must not
+    stall the other runs sharing the event loop."""
+    return await asyncio.to_thread(render_messages, ctx, messages, user_images, system=system)
 
 
 def describe_server_error(exc: BaseException, ctx: Context) -> ModelServerError | None:

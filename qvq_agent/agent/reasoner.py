@@ -18,7 +18,7 @@ from qvq_agent.agent.checks import Finding
 from qvq_agent.agent.checks.base import make_finding
 from qvq_agent.agent.checks.loop import loop_finding
 from qvq_agent.agent.context import Context
-from qvq_agent.agent.llm import ModelServerError, render_messages, request
+from qvq_agent.agent.llm import ModelServerError, render, request
 from qvq_agent.agent.protocol import CallParseError, close_open_call, parse_tool_calls
 from qvq_agent.agent.state import PendingCall, SolveState
 
@@ -31,7 +31,7 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
     write({"event": "step", "step": step})
     reply = await request(
         ctx,
-        render_messages(ctx, state["messages"], state["image_ids"]),
+        await render(ctx, state["messages"], state["image_ids"]),
         on_token=lambda delta: write({"event": "token", "step": step, "text": delta}),
         deadline=state["started_at"] + ctx.settings.max_wall_s,
     )

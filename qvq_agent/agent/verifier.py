@@ -19,7 +19,7 @@ from qvq_agent import prompts
 from qvq_agent.agent.checks import Finding, ToolOutcome, TraceInput, run_checks
 from qvq_agent.agent.checks.grounding import find_claim, ungrounded_finding, verdict_says_no
 from qvq_agent.agent.context import Context
-from qvq_agent.agent.llm import image_part, render_messages, request
+from qvq_agent.agent.llm import image_part, render, request
 from qvq_agent.agent.reasoner import budget_left
 from qvq_agent.agent.state import SolveState, Usage
 from qvq_agent.answers import extract_final_answer, find_final_answers
@@ -125,8 +125,15 @@ async def run_verification(
         findings.extend(grounded)
     can_revise = state["revisions"] < ctx.settings.max_revisions and budget_left(state, ctx)
     verdict = decide(findings, can_revise)
-    write({"event": "verdict", "verdict": verdict, "findings": [f["check"] for f in findings]})
     answer = extract_final_answer(text, ctx.profile.answer_markers)
+    write(
+        {
+            "event": "verdict",
+            "verdict": verdict,
+            "findings": [f["check"] for f in findings],
+            "answer": answer,
+        }
+    )
     spent: dict[str, object] = {"usage": usage} if usage else {}
     if verdict == "pass":
         return Command(
@@ -174,7 +181,7 @@ async def ground_claim(
     crop = ctx.store.crop(image_id, box, purpose="grounding")
     prompt = prompts.GROUNDING_QUESTION.format(claim=claim.text)
     question = [HumanMessage(content=[image_part(crop), {"type": "text", "text": prompt}])]
-    reply = await request(ctx, render_messages(ctx, question, [crop], system="none"))
+    reply = await request(ctx, await render(ctx, question, [crop], system="none"))
     if verdict_says_no(reply.text):
         return [ungrounded_finding(text, claim, reply.text)], reply.usage
     return [], reply.usage

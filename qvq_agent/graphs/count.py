@@ -24,7 +24,7 @@ from qvq_agent.agent.checks import Finding, TraceInput, run_checks
 from qvq_agent.agent.checks.base import make_finding
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.intake import user_images
-from qvq_agent.agent.llm import image_part, render_messages, request
+from qvq_agent.agent.llm import image_part, render, request
 from qvq_agent.agent.reasoner import out_of_time_finding
 from qvq_agent.agent.state import Usage, add_usage
 from qvq_agent.answers import extract_final_answer
@@ -96,7 +96,7 @@ async def ask_points(
     findings: list[Finding] = []
     text = ""
     for _attempt in range(2):
-        rendered = render_messages(ctx, messages, [image_id], system="plain")
+        rendered = await render(ctx, messages, [image_id], system="plain")
         reply = await request(ctx, rendered, deadline=deadline)
         usage = add_usage(usage, reply.usage)
         text = reply.text
@@ -179,7 +179,7 @@ def _radius(state: CountState) -> float:
     return match_radius([c["points"] for c in state["tile_counts"]], state["overlap"])
 
 
-def merge(state: CountState) -> dict[str, Any]:
+def merge(state: CountState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Merge the tile counts: an object seen by several overlapping tiles counts once."""
     boxes = [tuple(t["box"]) for t in state["plan"]]
     per_tile: dict[int, list[tuple[float, float]]] = {}
@@ -187,6 +187,10 @@ def merge(state: CountState) -> dict[str, Any]:
         if count["round"] == 0:
             per_tile.setdefault(count["tile"], []).extend((p[0], p[1]) for p in count["points"])
     merged = merge_points(per_tile, boxes, _radius(state))  # type: ignore[arg-type]
+    # The count before the marks are checked: what evaluation reports as the first answer.
+    runtime.stream_writer(
+        {"event": "verdict", "verdict": "merged", "findings": [], "answer": str(len(merged))}
+    )
     return {
         "points": [list(p) for p in merged],
         "verify_round": 1,

@@ -29,6 +29,8 @@ class Reply:
     """An HTTP status other than 200 sends ``{"error": {"message": text}}`` instead."""
     delay_s: float = 0.0
     """Pause between streamed tokens (to give a client time to cancel)."""
+    wait_s: float = 0.0
+    """Pause before the response starts (a server's time to first token)."""
     raw: list[bytes] | None = None
     """Send these pieces as the 200 response body instead (a misbehaving server: odd events,
     keep-alive comments only, HTML), ``delay_s`` apart."""
@@ -175,6 +177,8 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             record = Recorded(body)
             server.requests.append(record)
             reply = server.next_reply(body)
+            if reply.wait_s:
+                time.sleep(reply.wait_s)
             if reply.status != 200:
                 record.finished = True
                 self._json(reply.status, {"error": {"message": reply.text, "code": reply.status}})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,7 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module("qvq_agent.tools.registry"), name)
 
 
+@cache
 def _builtin(name: str) -> Tool[Any]:
     tool_: Tool[Any] = getattr(importlib.import_module(BUILTIN_TOOLS[name]), f"tool_{name}")
     return tool_

@@ -12,6 +12,7 @@ import inspect
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -59,8 +60,7 @@ class Tool(Generic[ArgsT]):
 
     def schema(self) -> dict[str, Any]:
         """JSON schema of the arguments, without pydantic's titles (the model needs none)."""
-        schema: dict[str, Any] = _strip_titles(self.args_model.model_json_schema())
-        return schema
+        return _schema_of(self.args_model)
 
     def run(self, env: ToolEnv, arguments: dict[str, Any]) -> ToolResult:
         """Validate ``arguments`` and run; model mistakes come back as a refused result."""
@@ -72,6 +72,13 @@ class Tool(Generic[ArgsT]):
             return self.fn(env, args)
         except (ToolError, UnknownImageError) as exc:
             return ToolResult(False, str(exc))
+
+
+@lru_cache(maxsize=256)
+def _schema_of(args_model: type[BaseModel]) -> dict[str, Any]:
+    """An arguments model's JSON schema, built once (pydantic takes milliseconds per build)."""
+    schema: dict[str, Any] = _strip_titles(args_model.model_json_schema())
+    return schema
 
 
 def _strip_titles(node: Any) -> Any:
@@ -112,6 +119,7 @@ class ToolRegistry:
 
     def __init__(self, tools: Iterable[Tool[Any]] = ()) -> None:
         self._tools: dict[str, Tool[Any]] = {}
+        self._manifest: str | None = None
         for t in tools:
             self.register(t)
 
@@ -124,6 +132,7 @@ class ToolRegistry:
         if new.name in self._tools:
             raise ValueError(f"a tool named {new.name!r} is already registered")
         self._tools[new.name] = new
+        self._manifest = None
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
@@ -139,10 +148,12 @@ class ToolRegistry:
 
     def manifest(self) -> str:
         """One JSON line per tool, ``{"name", "description", "parameters"}``, for the prompt."""
-        return "\n".join(
-            json.dumps(
-                {"name": t.name, "description": t.description, "parameters": t.schema()},
-                ensure_ascii=False,
+        if self._manifest is None:
+            self._manifest = "\n".join(
+                json.dumps(
+                    {"name": t.name, "description": t.description, "parameters": t.schema()},
+                    ensure_ascii=False,
+                )
+                for t in self._tools.values()
             )
-            for t in self._tools.values()
-        )
+        return self._manifest

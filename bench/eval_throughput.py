@@ -1,0 +1,182 @@
+"""Benchmark evaluation throughput: the eval runner against a raw asyncio ``openai`` loop.
+
+    python bench/eval_throughput.py [--items 64] [--concurrency 64] [--wait-ms 200] [--rounds 2]
+
+A loopback server in its own process (as a model server would be) waits ``--wait-ms`` before
+each reply (a model's time to first token) and answers every item with a crop, then a final
+answer (two requests per item). The eval runner (solve graph) runs the items; the server records
+the requests it was sent, and a hand-written loop with ``openai.AsyncOpenAI`` sends the same
+request bodies, byte for byte, item by item in order, at the same concurrency, to a fresh server.
+Rounds alternate; the median throughput ratio is reported.
+Goal (issues 12 and 15): the runner reaches >= 0.9x the raw loop's items per second.
+A report, not a test: the numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import openai
+from PIL import Image, ImageDraw
+
+from qvq_agent.eval.datasets import load
+from qvq_agent.eval.runner import RunConfig, RunFolder, Runner
+from qvq_agent.settings import RunSettings
+from qvq_agent.testing import ReplayServer, Reply
+
+CROP = '<tool_call>\n{"name": "crop", "arguments": {"image": "img0", "bbox": [0, 0, 500, 500]}}\n</tool_call>'
+FINAL = "The crop shows 3 squares.\n\n**Final Answer**\n\n3"
+
+
+def make_dataset(folder: Path, items: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(items):
+        image = Image.new("RGB", (640, 480), (255, (i * 37) % 256, 255))
+        ImageDraw.Draw(image).text((10, 10), f"item {i}", fill="black")
+        image.save(folder / f"{i}.png")
+    rows = [
+        {
+            "id": f"i{i:03d}",
+            "image": f"{i}.png",
+            "question": f"Item {i:03d}: how many?",
+            "answer": "3",
+        }
+        for i in range(items)
+    ]
+    (folder / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def script(wait_s: float) -> Any:
+    def reply(body: dict[str, Any]) -> Reply:
+        turns = sum(1 for m in body["messages"] if m.get("role") == "assistant")
+        return Reply(CROP if turns == 0 else FINAL, wait_s=wait_s)
+
+    return reply
+
+
+async def raw_loop(
+    base_url: str, bodies: dict[str, list[dict[str, Any]]], concurrency: int
+) -> float:
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0)
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one_item(requests: list[dict[str, Any]]) -> None:
+        async with semaphore:
+            for body in requests:
+                stream = await client.chat.completions.create(**{**body, "stream": True})
+                async for _ in stream:
+                    pass
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_item(r) for r in bodies.values()))
+    spent = time.perf_counter() - started
+    await client.close()
+    return spent
+
+
+def serve(wait_ms: float, port_file: Path, bodies_file: Path) -> None:
+    """The server process: serve until SIGTERM, then write the request bodies it got."""
+    import signal
+
+    with ReplayServer([script(wait_ms / 1000)], repeat_last=True) as server:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        port_file.write_text(server.base_url)
+        stop.wait()
+        bodies_file.write_text(json.dumps([r.body for r in server.requests]))
+
+
+class ServerProcess:
+    """A replay server in a child process."""
+
+    def __init__(self, work: Path, wait_ms: float, name: str) -> None:
+        self.port_file = work / f"{name}.url"
+        self.bodies_file = work / f"{name}.bodies.json"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                str(self.port_file),
+                str(self.bodies_file),
+                "--wait-ms",
+                str(wait_ms),
+            ]
+        )
+        deadline = time.monotonic() + 60
+        while not self.port_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.base_url = self.port_file.read_text()
+
+    def stop(self) -> list[dict[str, Any]]:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+        return list(json.loads(self.bodies_file.read_text()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--wait-ms", type=float, default=200)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.wait_ms, *args.serve)
+        return
+    work = Path(tempfile.mkdtemp(prefix="qvq-throughput-"))
+    data = make_dataset(work / "data", args.items)
+    ratios, agent_rates, raw_rates = [], [], []
+    for round_ in range(args.rounds):
+        agent_server = ServerProcess(work, args.wait_ms, f"agent{round_}")
+        settings = RunSettings(base_url=agent_server.base_url, retries=0, max_revisions=0)
+        dataset = load(str(data), None, work / "images")
+        folder = RunFolder(work / f"run{round_}")
+        folder.prepare(RunConfig.make(dataset, "solve", settings, "qvq"))
+        runner = Runner("solve", settings, folder, concurrency=args.concurrency)
+        started = time.perf_counter()
+        progress = asyncio.run(runner.run(dataset.items))
+        agent_s = time.perf_counter() - started
+        assert progress.correct == args.items, (progress.correct, progress.errors)
+        bodies: dict[str, list[dict[str, Any]]] = {}
+        for body in agent_server.stop():
+            item = re.search(r"Item (\d{3})", json.dumps(body))
+            bodies.setdefault(item.group(1) if item else "?", []).append(body)
+        raw_server = ServerProcess(work, args.wait_ms, f"raw{round_}")
+        raw_s = asyncio.run(raw_loop(raw_server.base_url, bodies, args.concurrency))
+        raw_server.stop()
+        agent_rates.append(args.items / agent_s)
+        raw_rates.append(args.items / raw_s)
+        ratios.append(raw_s / agent_s)
+        print(
+            f"round {round_ + 1}: runner {args.items / agent_s:.2f} items/s · raw loop "
+            f"{args.items / raw_s:.2f} items/s · ratio {raw_s / agent_s:.2f}"
+        )
+    ratio = statistics.median(ratios)
+    print(
+        f"{args.items} items, concurrency {args.concurrency}, {args.wait_ms:g} ms per request, "
+        f"2 requests per item: runner {statistics.median(agent_rates):.2f} items/s, raw loop "
+        f"{statistics.median(raw_rates):.2f} items/s"
+    )
+    print(
+        f"throughput ratio (runner / raw loop): {ratio:.2f} · goal >= 0.9: {'ok' if ratio >= 0.9 else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
