@@ -618,6 +618,10 @@ def serve_command(
     gpus: Annotated[int, typer.Option(min=1, help="GPUs for tensor parallelism.")] = 4,
     max_model_len: Annotated[int, typer.Option(help="Context length.")] = 32768,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    data_parallel_size: Annotated[
+        int,
+        typer.Option(min=1, help="Model replicas behind one port (vLLM balances; for many GPUs)."),
+    ] = 1,
     print_only: Annotated[bool, typer.Option("--print", help="Only print the command.")] = False,
     tiny: Annotated[
         bool,
@@ -662,11 +666,23 @@ def serve_command(
         fail(str(exc))
     name = model or DEFAULT_MODEL
     command_line = vllm_command(
-        model_profile, name, gpus=gpus, max_model_len=max_model_len, port=port
+        model_profile,
+        name,
+        gpus=gpus,
+        max_model_len=max_model_len,
+        port=port,
+        data_parallel=data_parallel_size,
     )
     out.out(command_line)
     if print_only or shutil.which("vllm") is None:
-        for flag in vllm_flags(model_profile, gpus=gpus, max_model_len=max_model_len, port=port):
+        flags = vllm_flags(
+            model_profile,
+            gpus=gpus,
+            max_model_len=max_model_len,
+            port=port,
+            data_parallel=data_parallel_size,
+        )
+        for flag in flags:
             out.print(f"  [cyan]{escape(flag.flag)} {escape(flag.value or '')}[/]: {flag.why}")
         if not print_only:
             out.print(

@@ -26,8 +26,10 @@ def vllm_flags(
     gpus: int = 4,
     max_model_len: int = 32768,
     port: int = 8000,
+    data_parallel: int = 1,
 ) -> list[ServeFlag]:
-    """The flags that serve ``profile``'s model the way the agent uses it."""
+    """The flags that serve ``profile``'s model the way the agent uses it (``gpus`` per model
+    replica, ``data_parallel`` replicas behind the one port)."""
     flags = [
         ServeFlag("--port", str(port), "where the agent connects (http://localhost:PORT/v1)"),
         ServeFlag(
@@ -46,6 +48,16 @@ def vllm_flags(
             "the same pixel budget the agent resizes to, so token estimates match",
         ),
     ]
+    if data_parallel > 1:
+        flags.insert(
+            0,
+            ServeFlag(
+                "--data-parallel-size",
+                str(data_parallel),
+                f"{data_parallel} replicas behind this one port; vLLM balances the requests "
+                f"(needs {data_parallel * gpus} GPUs)",
+            ),
+        )
     if gpus > 1:
         flags.insert(
             0,
@@ -65,10 +77,14 @@ def vllm_command(
     gpus: int = 4,
     max_model_len: int = 32768,
     port: int = 8000,
+    data_parallel: int = 1,
 ) -> str:
     """The ``vllm serve`` command line, shell-quoted."""
     parts = ["vllm", "serve", model]
-    for flag in vllm_flags(profile, gpus=gpus, max_model_len=max_model_len, port=port):
+    flags = vllm_flags(
+        profile, gpus=gpus, max_model_len=max_model_len, port=port, data_parallel=data_parallel
+    )
+    for flag in flags:
         parts.append(flag.flag)
         if flag.value is not None:
             parts.append(flag.value)
