@@ -90,35 +90,68 @@ MAX_ANSWER_SCAN = 4000
 """A final answer is read from at most this many characters after its marker."""
 
 
+UNIVERSAL_MARKERS = (
+    "**Final Answer**",
+    "**Final answer**",
+    "**最终答案**",
+    "**答案**",
+    "最终答案",
+    "Final Answer:",
+    "Final answer:",
+    "\\boxed{",
+)
+"""Markers read in every trace besides the profile's own: the formats models commonly use."""
+_TAGS = re.compile(r"<(answer|solution)>", re.IGNORECASE)
+_ANSWER_LINE = re.compile(r"(?m)^[ \t#>*]*(?:\*\*)?(?:Answer|答案)(?:\*\*)?\s*[:：](?:\*\*)?")
+_PROSE_ANSWER = re.compile(
+    r"\b(?:the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)|答案(?:是|为))\s*[:：]?\s*"
+    r"(?P<answer>[^\n。]{1,160}?)(?=\s*(?:[.。](?:\s|$)|\n|$))",
+    re.IGNORECASE,
+)
+
+
 def find_final_answers(text: str, markers: Sequence[str] = DEFAULT_MARKERS) -> list[FinalAnswer]:
-    """Every final answer the trace states, in order (a boxed answer right after a marker is one)."""
+    """Every final answer the trace states, in order (a boxed answer right after a marker is one).
+
+    Read: the profile's ``markers`` first, then the common formats — ``**Final Answer**``,
+    ``Final Answer:``, ``\\boxed{}``, ``<answer>`` and ``<SOLUTION>`` tags, a line starting
+    ``Answer:`` or ``答案：``; only when none of those is there, a sentence "the answer is X" /
+    "答案是X".
+    """
     found: list[FinalAnswer] = []
     covered_until = -1
     braces: _Braces | None = None
-    events: list[tuple[int, str]] = []
-    for marker in markers:
+    events: list[tuple[int, int, str]] = []  # (position, marker length, kind)
+    for marker in dict.fromkeys((*markers, *UNIVERSAL_MARKERS)):
         start = 0
         while (pos := text.find(marker, start)) != -1:
-            events.append((pos, marker))
+            events.append((pos, len(marker), "boxed" if marker == "\\boxed{" else "marker"))
             start = pos + len(marker)
-    for pos, marker in sorted(events):
+    events += [
+        (m.start(), len(m.group()), "tag:" + m.group(1).lower()) for m in _TAGS.finditer(text)
+    ]
+    events += [(m.start(), len(m.group()), "marker") for m in _ANSWER_LINE.finditer(text)]
+    for pos, length, kind in sorted(events):
         if pos < covered_until:
             continue
-        if marker == "\\boxed{":
+        if kind == "boxed":
             braces = braces or _Braces(text)
             inner = _boxed_contents(text, pos, braces)
             if inner is None:
                 continue
             answer, end = inner
-        elif marker == "<answer>":
+        elif kind.startswith("tag:"):
+            closing = f"</{kind[4:]}>"
             limit = min(len(text), pos + MAX_ANSWER_SCAN)
-            close = text.find("</answer>", pos, limit)
-            end = close + len("</answer>") if close != -1 else limit
-            answer = text[pos + len(marker) : close if close != -1 else limit]
+            lowered = text[pos:limit].lower()
+            close_at = lowered.find(closing)
+            close = pos + close_at if close_at != -1 else -1
+            end = close + len(closing) if close != -1 else limit
+            answer = text[pos + length : close if close != -1 else limit]
         else:
-            body_start = pos + len(marker)
+            body_start = pos + length
             window_end = min(len(text), body_start + MAX_ANSWER_SCAN)
-            body = text[body_start:window_end].lstrip(" :*\n")
+            body = text[body_start:window_end].lstrip(" :*：\n#")
             lead = window_end - body_start - len(body)
             paragraph = re.split(r"\n\s*\n", body.strip(), maxsplit=1)[0] if body.strip() else ""
             # "**Final Answer**\n\n\[ \boxed{6} \]": the answer is the next paragraph.
@@ -128,6 +161,11 @@ def find_final_answers(text: str, markers: Sequence[str] = DEFAULT_MARKERS) -> l
         if cleaned:
             found.append(FinalAnswer(cleaned, pos, end))
             covered_until = end
+    if not found:
+        for match in _PROSE_ANSWER.finditer(text):
+            cleaned = clean_answer(match.group("answer"))
+            if cleaned:
+                found.append(FinalAnswer(cleaned, match.start(), match.end("answer")))
     return found
 
 

@@ -396,15 +396,18 @@ def _nan() -> float:
     raise MathError("not a number this evaluator computes")
 
 
-def evaluate_float(node: ast.expr, values: Mapping[str, float] | None = None) -> float:
-    """The value of a checked tree (:func:`parse`) in floats, names from ``values``.
+def evaluate_float(
+    node: ast.expr, values: Mapping[str, float] | None = None, *, degrees: bool = False
+) -> float:
+    """The value of a checked tree (:func:`parse`) in floats, names from ``values``; with
+    ``degrees``, sin/cos/tan take their arguments in degrees.
 
     Raises:
         MathError: an unknown name, a function it does not compute, a complex or non-finite
             result, or an overflow.
     """
     try:
-        result = _float(node, values or {})
+        result = _float(node, values or {}, degrees)
     except (OverflowError, ValueError, ZeroDivisionError, TypeError) as exc:
         raise MathError(f"cannot evaluate ({type(exc).__name__})") from None
     if isinstance(result, complex) or not math.isfinite(result):
@@ -412,7 +415,10 @@ def evaluate_float(node: ast.expr, values: Mapping[str, float] | None = None) ->
     return result
 
 
-def _float(node: ast.expr, values: Mapping[str, float]) -> float:
+_DEGREE_TRIG = {"sin", "cos", "tan", "cot", "sec", "csc"}
+
+
+def _float(node: ast.expr, values: Mapping[str, float], degrees: bool = False) -> float:
     if isinstance(node, ast.Constant):
         value = node.value
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -428,10 +434,10 @@ def _float(node: ast.expr, values: Mapping[str, float]) -> float:
             return _FLOAT_CONSTANTS[name]
         raise MathError(f"unknown name {name!r}")
     if isinstance(node, ast.UnaryOp):
-        operand = _float(node.operand, values)
+        operand = _float(node.operand, values, degrees)
         return -operand if isinstance(node.op, ast.USub) else operand
     if isinstance(node, ast.BinOp):
-        left, right = _float(node.left, values), _float(node.right, values)
+        left, right = _float(node.left, values, degrees), _float(node.right, values, degrees)
         op = node.op
         if isinstance(op, ast.Add):
             return left + right
@@ -456,7 +462,10 @@ def _float(node: ast.expr, values: Mapping[str, float]) -> float:
         function = _FLOAT_FUNCTIONS.get(node.func.id)
         if function is None:
             raise MathError(f"{node.func.id!r} is not computed here")
-        called: float = float(function(*[_float(arg, values) for arg in node.args]))
+        args = [_float(arg, values, degrees) for arg in node.args]
+        if degrees and node.func.id in _DEGREE_TRIG:
+            args = [math.radians(a) for a in args]
+        called: float = float(function(*args))
         return called
     raise MathError(f"{type(node).__name__} is not allowed")
 

@@ -15,6 +15,7 @@ import ast
 import math
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
 
 from qvq_agent import prompts
@@ -52,6 +53,8 @@ class Part:
     computed: bool
     start: int
     end: int
+    degrees_value: float | None = None
+    """The value with trigonometric arguments read as degrees (``sin(30)`` = 0.5), if any."""
 
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
@@ -87,16 +90,20 @@ def normalise(text: str, *, strip_units: bool = True) -> str:
     return out.strip().rstrip(".,;:").strip()
 
 
+_TRIG = re.compile(r"\b(?:sin|cos|tan)\b")
+
+
 @lru_cache(maxsize=16384)
-def _evaluate(expression: str) -> float | None:
+def _evaluate(expression: str, degrees: bool = False) -> float | None:
     try:
         tree = safe_math.parse(expression, functions=ARITHMETIC_FUNCTIONS)
-        return safe_math.evaluate_float(tree)
+        return safe_math.evaluate_float(tree, degrees=degrees)
     except safe_math.MathError:
         return None
 
 
 _LETTERS = re.compile(r"[A-Za-zα-ωΑ-Ω]+")
+_ASCII_WORD = re.compile(r"[A-Za-z]+")
 _SYMBOLIC = re.compile(r"^[\dA-Za-zα-ωΑ-Ω\s.+\-*/()^]+$")
 MAX_SYMBOLIC_CHARS = 80
 
@@ -117,6 +124,15 @@ def _symbolic(raw: str) -> Symbolic | None:
         return None
     if not _LETTERS.search(expression) or not _OPERATOR.search(expression):
         return None
+    for run in _ASCII_WORD.finditer(expression):
+        word = run.group()
+        called = expression[run.end() : run.end() + 1] == "("
+        if word in ARITHMETIC_FUNCTIONS and called:
+            continue
+        # A word (adjacent, tan without parentheses) or a name of points (DE, AB) is no
+        # product of variables; written algebra glues at most three lower-case letters (8ab).
+        if len(word) > 3 or (len(word) > 1 and not word.islower()) or word in ARITHMETIC_FUNCTIONS:
+            return None
     spaced = safe_math.split_letter_products(expression)
     greek = {ch: f"g{ord(ch)}" for ch in set(re.findall(r"[α-ωΑ-Ω]", spaced))}
     for ch, name in greek.items():
@@ -163,18 +179,30 @@ def _decimals(expression: str) -> int | None:
     return len(match.group(1) or "")
 
 
+_SUBSCRIPT = re.compile(r"[₀-₉]|_\{?\w")
+_UNIT_WORD = re.compile(_UNITS)
+
+
 def _part(raw: str, offset: int) -> Part | None:
+    if _SUBSCRIPT.search(raw):
+        return None  # x₂, x_2: a variable with a subscript, not a number
+    units = {m.group().strip().lower().rstrip("s") for m in _UNIT_WORD.finditer(raw)}
+    if len(units - {""}) > 1:
+        return None  # "1 hour + 6 minutes": mixed units are no plain arithmetic
     expression = normalise(raw)
     if not expression or not _HAS_DIGIT.search(expression) or not _NUMERIC.match(expression):
         return None
     value = _evaluate(expression)
     if value is None:
         return None
+    in_degrees = _evaluate(expression, degrees=True) if _TRIG.search(expression) else None
     decimals = _decimals(expression)
     computed = decimals is None and bool(_OPERATOR.search(expression))
     core = raw.rstrip().rstrip(".,;:，。").rstrip()
     lead = len(core) - len(core.lstrip())
-    return Part(core.strip(), value, decimals, computed, offset + lead, offset + len(core))
+    return Part(
+        core.strip(), value, decimals, computed, offset + lead, offset + len(core), in_degrees
+    )
 
 
 _OPERATOR_CHARS = set("+-*/×·÷^−(=≈√.,}")
@@ -209,6 +237,10 @@ _MATH_WORDS = frozenset(
         "approx",
         "quad",
         "qquad",
+    }
+)
+_UNIT_TOKENS = frozenset(
+    {
         "square",
         "cubic",
         "sq",
@@ -252,9 +284,9 @@ _MATH_WORDS = frozenset(
         "dollar",
         "dollars",
         "yuan",
-        "x",
     }
 )
+"""Unit words: part of a computation only right after a number (``5 cm``; ``A = 26`` has none)."""
 _SYMBOLS = frozenset("0123456789.,+-*/×÷·∙⋅−–^()[]{}%$=≈√π²³°_!;:")
 
 
@@ -263,19 +295,31 @@ def _numeric_run(text: str, *, from_end: bool) -> int:
     digits, operators, math and unit words; prose stops it. Edges are only tried inside it."""
     tokens = [(m.start(), m.group()) for m in _TOKEN.finditer(text)]
     bound = len(text) if from_end else 0
-    for pos, token in reversed(tokens) if from_end else tokens:
+    order = range(len(tokens) - 1, -1, -1) if from_end else range(len(tokens))
+    for index in order:
+        pos, token = tokens[index]
         word = token.lstrip("\\").lower()
         allowed = (
             token.isspace()
             or token.isdigit()
             or token in _SYMBOLS
             or (word.isalpha() and word in _MATH_WORDS)
+            or (word in _UNIT_TOKENS and _after_number(tokens, index))
             or CJK_WORD.fullmatch(token) is not None
         )
         if not allowed:
             break
         bound = pos if from_end else pos + len(token)
     return bound
+
+
+def _after_number(tokens: list[tuple[int, str]], index: int) -> bool:
+    """The token before ``index`` (spaces skipped) is a number, a closing bracket or a unit."""
+    for _, token in reversed(tokens[:index]):
+        if token.isspace():
+            continue
+        return token.isdigit() or token in ")]}" or token.lower() in _UNIT_TOKENS
+    return False
 
 
 def _edge(raw: str, offset: int, *, take_end: bool) -> Part | None:
@@ -294,8 +338,8 @@ def _edge(raw: str, offset: int, *, take_end: bool) -> Part | None:
     if take_end:
         for i in range(_numeric_run(text, from_end=True), len(text)):
             before = text[:i].rstrip()
-            if before and (before[-1] in _OPERATOR_CHARS or before[-1].isdigit()):
-                continue
+            if before and (before[-1] in _OPERATOR_CHARS - {"("} or before[-1].isdigit()):
+                continue  # (an opening bracket starts a parenthetical: "was 50 (2012 - 1961 = 50)")
             if (
                 i and (text[i - 1].isalnum() or text[i - 1] in "'_′)]")
             ) or _LATEX_COMMAND_END.search(before):
@@ -352,7 +396,14 @@ def symbolic_slips(line: str, offset: int) -> list[tuple[int, int, str, str]]:
         left_raw, right_raw = texts[i], texts[i + 1]
         if seps[i] == "=":
             a, b = _symbolic(left_raw), _symbolic(right_raw)
-            if a is not None and b is not None and _same_expression(a, b) is False:
+            # Only a rewriting (the same variables on both sides) must be an identity; a step
+            # that substitutes values (sqrt(2h/g) = sqrt(40/9.8)) is not checked here.
+            if (
+                a is not None
+                and b is not None
+                and a.names == b.names
+                and _same_expression(a, b) is False
+            ):
                 slips.append(
                     (
                         pos,
@@ -365,8 +416,15 @@ def symbolic_slips(line: str, offset: int) -> list[tuple[int, int, str, str]]:
     return slips
 
 
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
 def chains(line: str, offset: int) -> list[tuple[Part, Part, bool]]:
-    """Consecutive numeric steps ``(left, right, approximate)`` in one line."""
+    """Consecutive numeric steps ``(left, right, approximate)`` in one line (a list bullet such
+    as ``- 1947 - 1932 = 15`` is not a minus sign)."""
+    bullet = _BULLET.match(line)
+    if bullet:
+        line, offset = line[bullet.end() :], offset + bullet.end()
     pieces = _SEPARATOR.split(line)
     texts = pieces[0::2]
     seps = pieces[1::2]
@@ -424,7 +482,7 @@ def check_arithmetic(trace: TraceInput) -> list[Finding]:
         if "=" in line or "≈" in line:
             for left, right, approximate in chains(line, line_start):
                 assert left.value is not None and right.value is not None
-                if abs(left.value - right.value) <= _tolerance(left, right, approximate):
+                if _holds(left, right, approximate) or _quoted(left, right, trace.question):
                     continue
                 wrong, right_value = (right, left.value) if left.computed else (left, right.value)
                 shown = left.text if left.computed else right.text
@@ -438,7 +496,87 @@ def check_arithmetic(trace: TraceInput) -> list[Finding]:
                     )
     findings.extend(_sum_of_listed_counts(text))
     findings.extend(_sign_flips(text))
+    findings.extend(f for f in _verbal(text) if f["message"] not in said)
     return findings
+
+
+_NUM = r"(-?\d[\d,]*(?:\.\d+)?)"
+_RESULT = r"[,]?\s*(?:(?:I|we|you) (?:get|got|have)|(?:that |this |it )?(?:gives|makes|equals|is|'s|comes to|results in)|=)\s*"
+_VERBAL: list[tuple[re.Pattern[str], Callable[[float, float], float], str]] = [
+    (
+        re.compile(
+            rf"\b(?:add(?:ing)?|sum(?:ming)?) {_NUM} (?:and|to) {_NUM}{_RESULT}{_NUM}", re.I
+        ),
+        lambda a, b: a + b,
+        "{a} + {b}",
+    ),
+    (
+        re.compile(rf"\bsubtract(?:ing)? {_NUM} from {_NUM}{_RESULT}{_NUM}", re.I),
+        lambda a, b: b - a,
+        "{b} - {a}",
+    ),
+    (
+        re.compile(rf"\bmultiply(?:ing)? {_NUM} (?:by|and) {_NUM}{_RESULT}{_NUM}", re.I),
+        lambda a, b: a * b,
+        "{a} × {b}",
+    ),
+    (
+        re.compile(rf"\bdivid(?:e|ing) {_NUM} by {_NUM}{_RESULT}{_NUM}", re.I),
+        lambda a, b: a / b if b else math.nan,
+        "{a} / {b}",
+    ),
+    (re.compile(rf"{_NUM} (?:plus) {_NUM}{_RESULT}{_NUM}", re.I), lambda a, b: a + b, "{a} + {b}"),
+    (re.compile(rf"{_NUM} (?:minus) {_NUM}{_RESULT}{_NUM}", re.I), lambda a, b: a - b, "{a} - {b}"),
+    (
+        re.compile(rf"{_NUM} (?:times|multiplied by) {_NUM}{_RESULT}{_NUM}", re.I),
+        lambda a, b: a * b,
+        "{a} × {b}",
+    ),
+    (
+        re.compile(rf"{_NUM} divided by {_NUM}{_RESULT}{_NUM}", re.I),
+        lambda a, b: a / b if b else math.nan,
+        "{a} / {b}",
+    ),
+]
+"""Computations written in words ("subtract 57 from 63, I get 7")."""
+
+
+def _verbal(text: str) -> list[Finding]:
+    findings = []
+    for pattern, compute, shown in _VERBAL:
+        for match in pattern.finditer(text):
+            a, b, stated = (float(g.replace(",", "")) for g in match.groups())
+            correct = compute(a, b)
+            if not math.isfinite(correct) or abs(correct - stated) <= 1e-9 * max(1.0, abs(correct)):
+                continue
+            decimals = len(match.group(3).split(".")[1]) if "." in match.group(3) else 0
+            if decimals and abs(correct - stated) <= 0.5 * 10**-decimals * 1.001:
+                continue  # rounded as stated
+            expression = shown.format(a=match.group(1), b=match.group(2))
+            message = prompts.FINDING_ARITHMETIC.format(
+                shown=expression, correct=_fmt(correct), wrong=match.group(3)
+            )
+            findings.append(make_finding("arithmetic", message, text, match.start(), match.end()))
+    return findings
+
+
+def _holds(left: Part, right: Part, approximate: bool) -> bool:
+    """The step is right, with trigonometric arguments read as radians or as degrees."""
+    tolerance = _tolerance(left, right, approximate)
+    lefts = [v for v in (left.value, left.degrees_value) if v is not None]
+    rights = [v for v in (right.value, right.degrees_value) if v is not None]
+    return any(abs(a - b) <= tolerance for a in lefts for b in rights)
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _quoted(left: Part, right: Part, question: str) -> bool:
+    """The step is the question's own (wrong) statement, quoted ("... = 479, make it true")."""
+    if not question:
+        return False
+    said = _SPACE.sub("", f"{left.text}={right.text}")
+    return said in _SPACE.sub("", question)
 
 
 def _first_steps(line: str) -> str:
