@@ -123,15 +123,19 @@ def find_final_answers(text: str, markers: Sequence[str] = DEFAULT_MARKERS) -> l
     braces: _Braces | None = None
     events: list[tuple[int, int, str]] = []  # (position, marker length, kind)
     for marker in dict.fromkeys((*markers, *UNIVERSAL_MARKERS)):
+        tag = re.fullmatch(r"<(\w+)>", marker)
+        kind = (
+            "boxed" if marker == "\\boxed{" else f"tag:{tag.group(1).lower()}" if tag else "marker"
+        )
         start = 0
         while (pos := text.find(marker, start)) != -1:
-            events.append((pos, len(marker), "boxed" if marker == "\\boxed{" else "marker"))
+            events.append((pos, len(marker), kind))
             start = pos + len(marker)
     events += [
         (m.start(), len(m.group()), "tag:" + m.group(1).lower()) for m in _TAGS.finditer(text)
     ]
     events += [(m.start(), len(m.group()), "marker") for m in _ANSWER_LINE.finditer(text)]
-    for pos, length, kind in sorted(events):
+    for pos, length, kind in sorted(set(events)):
         if pos < covered_until:
             continue
         if kind == "boxed":

@@ -133,12 +133,11 @@ FINDING_CIRCULAR = (
 
 CIRCULAR_REASONS = {
     "re-check": "You re-checked the same conclusion {n} times without new evidence",
-    "flip-flop": "Your conclusion flip-flops between values",
+    "repeat": "You redid the same computation again and again",
+    "flip-flop": "Your conclusion keeps flipping back to an answer you had already left",
     "disagree": "You noticed your results disagree but kept going back and forth",
     "alternative": "You keep proposing alternatives without new evidence",
-    "changed": "Your conclusion keeps changing with each new guess",
-    "contradiction": "You contradict yourself in one sentence",
-    "again": "You restate the same outcome again",
+    "contradiction": "You contradict yourself about the same object",
 }
 
 FINDING_SEVERAL_ANSWERS = "You gave different final answers ({answers}): decide on one."
@@ -248,4 +247,9 @@ FINDING_OFF_IMAGE = (
 FINDING_NOT_CHECKED = (
     "The {check} check could not finish comparing the answer in time (the math was too large); "
     "it is not counted against the answer."
+)
+
+FINDING_WORDS_VS_NUMBER = (
+    "Your final answer {answer} does not fit your reasoning: {reason}. Answer with what your "
+    "reasoning found, or look at the image again."
 )

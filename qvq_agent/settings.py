@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 DEFAULT_MODEL = "Qwen/QVQ-72B-Preview"
+REVISE_CONFIDENCE = 0.65
+"""Verifier findings at or above this confidence send the model back, by default."""
 
 
 def check_base_url(url: str) -> str:
@@ -62,6 +64,13 @@ class RunSettings(BaseModel):
     )
     retries: int = Field(2, ge=0, description="Retries of a failed request (connection, 5xx).")
     temperature: float | None = Field(None, description="Sampling temperature (default: profile).")
+    revise_confidence: float = Field(
+        REVISE_CONFIDENCE,
+        ge=0,
+        le=1,
+        description="Verifier findings at or above this confidence send the model back; "
+        "the rest are reported as notes.",
+    )
     extra_body: dict[str, Any] = Field(
         default_factory=dict,
         description="JSON merged into every request body (vLLM: structured_outputs, ...).",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from qvq_agent.agent.checks import DEFAULT_CHECKS, Finding, TraceInput, run_checks
+from qvq_agent.agent.checks.base import DEFAULT_REVISE_CONFIDENCE
 from qvq_agent.agent.verifier import decide
 from qvq_agent.answers import extract_final_answer
 from qvq_agent.untrusted import UntrustedJSONError, load_json
@@ -54,7 +55,13 @@ class TraceVerdict:
             "verdict": self.verdict,
             "answer": self.answer,
             "findings": [
-                {"check": f["check"], "message": f["message"], "start": f["start"], "end": f["end"]}
+                {
+                    "check": f["check"],
+                    "message": f["message"],
+                    "start": f["start"],
+                    "end": f["end"],
+                    "confidence": f["confidence"],
+                }
                 for f in self.findings
             ],
         }
@@ -112,10 +119,15 @@ def read_traces(path: Path, question: str = "") -> Iterator[TraceRecord | TraceF
             yield TraceFileError(f"{path}: cannot read it ({exc})")
 
 
-def verify_trace(record: TraceRecord, checks: Sequence[str] = DEFAULT_CHECKS) -> TraceVerdict:
-    """Run the checks on one trace; ``revise`` when any error-level finding remains."""
+def verify_trace(
+    record: TraceRecord,
+    checks: Sequence[str] = DEFAULT_CHECKS,
+    threshold: float = DEFAULT_REVISE_CONFIDENCE,
+) -> TraceVerdict:
+    """Run the checks on one trace; ``revise`` when an error at or above ``threshold`` remains
+    (the same rule as the verifier node)."""
     findings = run_checks(checks, TraceInput(record.trace, question=record.question))
-    verdict = "revise" if decide(findings, can_revise=True) == "revise" else "pass"
+    verdict = "revise" if decide(findings, True, threshold) == "revise" else "pass"
     return TraceVerdict(
         record.id,
         verdict,

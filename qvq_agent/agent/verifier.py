@@ -17,6 +17,7 @@ from langgraph.types import Command
 
 from qvq_agent import prompts
 from qvq_agent.agent.checks import Finding, ToolOutcome, TraceInput, run_checks
+from qvq_agent.agent.checks.base import DEFAULT_REVISE_CONFIDENCE, blocks
 from qvq_agent.agent.checks.grounding import find_claim, ungrounded_finding, verdict_says_no
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.llm import image_part, render, request
@@ -78,9 +79,12 @@ def best_answer(state: SolveState, ctx: Context) -> str | None:
     return None
 
 
-def decide(findings: Sequence[Finding], can_revise: bool) -> Verdict:
-    """pass when nothing blocks; revise while the budget allows; else give up."""
-    if not any(f["severity"] == "error" for f in findings):
+def decide(
+    findings: Sequence[Finding], can_revise: bool, threshold: float = DEFAULT_REVISE_CONFIDENCE
+) -> Verdict:
+    """pass when nothing blocks (no error at or above ``threshold``); revise while the budget
+    allows; else give up."""
+    if not any(blocks(f, threshold) for f in findings):
         return "pass"
     return "revise" if can_revise else "give_up"
 
@@ -120,11 +124,12 @@ async def run_verification(
     pure = [c for c in (*ctx.checks, *extra_checks) if c != "ungrounded"]
     findings = _dedupe([*state["stream_findings"], *run_checks(pure, trace(state, ctx, text))])
     usage = None
-    if "ungrounded" in ctx.checks and not any(f["severity"] == "error" for f in findings):
+    threshold = ctx.settings.revise_confidence
+    if "ungrounded" in ctx.checks and not any(blocks(f, threshold) for f in findings):
         grounded, usage = await ground_claim(state, ctx, text)
         findings.extend(grounded)
     can_revise = state["revisions"] < ctx.settings.max_revisions and budget_left(state, ctx)
-    verdict = decide(findings, can_revise)
+    verdict = decide(findings, can_revise, threshold)
     answer = extract_final_answer(text, ctx.profile.answer_markers)
     write(
         {
@@ -141,7 +146,7 @@ async def run_verification(
             update={"answer": answer, "status": "verified", "findings": findings, **spent},
         )
     if verdict == "revise":
-        blocking = [f for f in findings if f["severity"] == "error"]
+        blocking = [f for f in findings if blocks(f, threshold)]
         return Command(
             goto="reason",
             update={

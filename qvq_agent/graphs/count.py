@@ -21,7 +21,7 @@ from langgraph.types import Checkpointer, Send
 
 from qvq_agent import prompts
 from qvq_agent.agent.checks import Finding, TraceInput, run_checks
-from qvq_agent.agent.checks.base import make_finding
+from qvq_agent.agent.checks.base import blocks, make_finding
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.intake import user_images
 from qvq_agent.agent.llm import image_part, render, request
@@ -301,9 +301,7 @@ UNVERIFIED_CHECKS = ("unconfirmed", "cv_estimate", "budget")
 
 def settle(state: CountState) -> dict[str, Any]:
     """The count, and whether every reply and mark checked out."""
-    blocking = [
-        f for f in state["findings"] if f["severity"] == "error" or f["check"] in UNVERIFIED_CHECKS
-    ]
+    blocking = [f for f in state["findings"] if blocks(f) or f["check"] in UNVERIFIED_CHECKS]
     return {"answer": len(state["points"]), "status": "unverified" if blocking else "verified"}
 
 

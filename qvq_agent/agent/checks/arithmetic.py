@@ -14,8 +14,8 @@ from __future__ import annotations
 import ast
 import math
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from qvq_agent import prompts
@@ -478,7 +478,9 @@ def check_arithmetic(trace: TraceInput) -> list[Finding]:
             message = prompts.FINDING_ALGEBRA.format(left=left_text, right=right_text)
             if message not in said:
                 said.add(message)
-                findings.append(make_finding("arithmetic", message, text, start, end))
+                findings.append(
+                    make_finding("arithmetic", message, text, start, end, confidence=0.7)
+                )
         if "=" in line or "≈" in line:
             for left, right, approximate in chains(line, line_start):
                 assert left.value is not None and right.value is not None
@@ -492,7 +494,9 @@ def check_arithmetic(trace: TraceInput) -> list[Finding]:
                 if message not in said:  # a loop repeats its slip; report it once
                     said.add(message)
                     findings.append(
-                        make_finding("arithmetic", message, text, left.start, right.end)
+                        make_finding(
+                            "arithmetic", message, text, left.start, right.end, confidence=0.9
+                        )
                     )
     findings.extend(_sum_of_listed_counts(text))
     findings.extend(_sign_flips(text))
@@ -556,7 +560,11 @@ def _verbal(text: str) -> list[Finding]:
             message = prompts.FINDING_ARITHMETIC.format(
                 shown=expression, correct=_fmt(correct), wrong=match.group(3)
             )
-            findings.append(make_finding("arithmetic", message, text, match.start(), match.end()))
+            findings.append(
+                make_finding(
+                    "arithmetic", message, text, match.start(), match.end(), confidence=0.8
+                )
+            )
     return findings
 
 
@@ -633,7 +641,11 @@ def _sign_flips(text: str) -> list[Finding]:
                 for term in _terms(first.tree)
             ):
                 message = prompts.FINDING_SIGN_FLIP.format(first=first_text, second=shown)
-                findings.append(make_finding("arithmetic", message, text, start, start + len(line)))
+                findings.append(
+                    make_finding(
+                        "arithmetic", message, text, start, start + len(line), confidence=0.7
+                    )
+                )
         seen[name] = (expr, shown)
     return findings
 
@@ -689,6 +701,7 @@ def _sum_of_listed_counts(text: str) -> list[Finding]:
                     text,
                     match.start(1),
                     match.end(2),
+                    confidence=0.75,
                 )
             )
     return findings

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
 from qvq_agent.profiles import DEFAULT_MARKERS
+from qvq_agent.settings import REVISE_CONFIDENCE
 
 Severity = Literal["error", "warning"]
 
@@ -30,6 +31,9 @@ class Finding(TypedDict):
     """Offset where it ends."""
     evidence: str
     """The span quoted (clipped)."""
+    confidence: float
+    """How sure the check is, 0 to 1: only ``error`` findings at or above the run's
+    ``revise_confidence`` send the model back; the rest are reported as notes."""
 
 
 @dataclass(frozen=True)
@@ -61,15 +65,37 @@ EVIDENCE_CHARS = 160
 
 
 def make_finding(
-    check: str, message: str, text: str, start: int, end: int, severity: Severity = "error"
+    check: str,
+    message: str,
+    text: str,
+    start: int,
+    end: int,
+    severity: Severity = "error",
+    *,
+    confidence: float = 1.0,
 ) -> Finding:
     """A finding with its evidence clipped from ``text[start:end]``."""
     span = text[start:end].strip()
     if len(span) > EVIDENCE_CHARS:
         span = span[: EVIDENCE_CHARS - 1] + "…"
     return Finding(
-        check=check, severity=severity, message=message, start=start, end=end, evidence=span
+        check=check,
+        severity=severity,
+        message=message,
+        start=start,
+        end=end,
+        evidence=span,
+        confidence=round(min(1.0, max(0.0, confidence)), 3),
     )
+
+
+DEFAULT_REVISE_CONFIDENCE = REVISE_CONFIDENCE
+"""Findings at or above this confidence send the model back (``RunSettings.revise_confidence``)."""
+
+
+def blocks(finding: Finding, threshold: float = DEFAULT_REVISE_CONFIDENCE) -> bool:
+    """True for a finding that sends the model back: an error at or above ``threshold``."""
+    return finding["severity"] == "error" and finding.get("confidence", 1.0) >= threshold
 
 
 _REGISTRY: dict[str, Check] = {}

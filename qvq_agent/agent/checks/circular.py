@@ -1,23 +1,30 @@
-"""The ``circular`` check: re-checking without new evidence, flip-flopping, restating.
+"""The ``circular`` check: going round in circles instead of getting new evidence.
 
-Three kinds of evidence are collected and scored; the check fires at :data:`THRESHOLD`:
+It follows the *candidate answers* through the trace — numbers, option letters, and the words the
+question offers (its choices, and categories it names or asks about: colours, materials, shapes,
+sizes, sides, months, weekdays, yes/no) — and scores what circular reasoning leaves behind:
 
-* **idle re-checks** (1 point each): the same conclusion (the final answer, or the value a
-  sentence concludes) stated again after a doubt marker ("wait", "let me check again",
-  "再检查") with no new evidence since the last statement: no number that was not already in
-  the trace, no tool result;
-* **flip-flops** (2 points each): a conclusion that changes and comes back (105, 140, 105), or
-  the model saying its results disagree ("different from my previous calculation");
-* **idle alternatives** (0.5 each): "alternatively" / "or maybe" / "或者" with no new number
-  since the previous one.
+* **re-verification** (1 point each time): after a doubt ("wait", "let me check again", "再检查")
+  the model restates a conclusion it already reached — the same candidate, or a near-identical
+  concluding sentence — with no new evidence since (no number not said before, no tool result,
+  no different method named). Every repetition counts, not just the first;
+* **repeated computation** (1 point for each time past the second): the same computation
+  (``80 - 66 = 14``) written a third time, a fourth, ...;
+* **oscillation** (1.5 points each): a concluded candidate that changes and comes back
+  (March → April → March; 105 → 140 → 105), or the model saying its results disagree;
+* **self-contradiction** (2 points each): a thing given two exclusive attributes ("the large red
+  sphere is of the shape of a cylinder"; X higher than Y and lower than Y in one sentence);
+* **idle alternatives** (0.5 each): "alternatively" / "或者" with no new number since the last.
 
-A trace that double-checks once or twice and confirms scores below the threshold: each honest
-re-check brings new numbers (another method, the table's other rows) or is counted once.
+A trace that double-checks once or twice, or whose "wait" leads somewhere new, stays below the
+threshold. The finding quotes where the circling started; its confidence grows with the score.
+Every scan is linear in the text.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from qvq_agent import prompts
@@ -26,34 +33,157 @@ from qvq_agent.agent.checks.spans import NUMBER, Sentence, sentences
 from qvq_agent.answers import find_final_answers
 
 THRESHOLD = 3.0
+"""Score at which the check fires (confidence 0.65 there, growing with the score)."""
 
 DOUBT = re.compile(
-    r"\b(?:wait|hmm|hold on|but wait|on second thought|i(?:'m| am) not sure|"
-    r"let me (?:re-?check|check (?:again|that)|double-check|verify|re-?examine|reconsider|"
-    r"think again|recount|count again|look again|recalculate|re-?calculate)|"
-    r"(?:that|this) (?:doesn't|does not|can't|cannot) (?:seem )?(?:be )?right|"
-    r"maybe i (?:made a mistake|misread|miscounted))\b|"
+    r"\b(?:wait|hmm|hold on|but wait|on second thought|i(?:'m| am) not sure|look again|"
+    r"let me (?:re-?check|check (?:again|that|this)|double[- ]check|verify|re-?examine|reconsider|"
+    r"think again|recount|count again|look again|recalculate|re-?calculate|confirm|make sure|"
+    r"go (?:through|over) (?:it|this|that|the steps) again)|check again|double[- ]check(?:ing)?|"
+    r"to be (?:sure|safe|certain)|(?:that|this) (?:doesn't|does not|can't|cannot) (?:seem )?(?:be )?right|"
+    r"that(?:'s| is) (?:incorrect|wrong|not right)|"
+    r"maybe i (?:made a mistake|misread|miscounted|have)|did i (?:make|miss))\b|"
     r"等一下|等等|不对|再检查|再确认|再想想|再看看|再查|再算|重新(?:算|计算|检查|考虑)|可能我哪里|"
     r"可能不对|是不是.{0,10}错",
     re.IGNORECASE,
 )
+NEW_METHOD = re.compile(
+    r"\b(?:another (?:way|method|approach)|different (?:way|method|approach)|alternatively, "
+    r"(?:using|let's use|we can use)|by (?:substitut|plugging|coordinates)|using (?:the )?\w+ "
+    r"(?:formula|theorem|rule|law))\b|换一种方法|另一种方法",
+    re.IGNORECASE,
+)
 ALTERNATIVE = re.compile(
-    r"\b(?:alternatively|or maybe|or perhaps|another possibility)\b|或者", re.I
+    r"\b(?:alternatively|or maybe|or perhaps|another possibility)\b|或者", re.IGNORECASE
 )
 DISAGREE = re.compile(
     r"\b(?:different from (?:both |all )?(?:my |the )?(?:previous|earlier|first|other)|"
     r"(?:doesn't|does not|don't|do not) match (?:my |the )?(?:previous|earlier|first)|"
-    r"which one is (?:correct|right)|there(?:'s| is) (?:an )?inconsistency|contradict(?:s|ion)|"
-    r"i(?:'m| am) confused)\b|哪个是对的|哪个正确|矛盾|不一致",
+    r"which one is (?:correct|right)|there(?:'s| is) (?:an )?inconsistency|"
+    r"i(?:'m| am) confused)\b|哪个是对的|哪个正确|不一致",
     re.IGNORECASE,
 )
 CONCLUDE = re.compile(
     r"\b(?:so|therefore|thus|hence|the answer|answer is|must be|should be|would be|is equal to|"
-    r"equals|comes to|gives|i (?:think|believe|get)|total(?:ly)?|result)\b|所以|因此|答案|应该是|"
-    r"就是|等于|得到|结果",
+    r"equals|comes to|gives|i (?:think|believe|get)|total(?:ly)?|result|that(?:'s| is)|"
+    r"only|confirm(?:s|ed)?|correct)\b|所以|因此|答案|应该是|就是|等于|得到|结果",
     re.IGNORECASE,
 )
 _TOOL = re.compile(r"<tool_response>")
+_WORD = re.compile(r"[a-z]+(?:-\d+)?|\d+(?:\.\d+)?|[\u4e00-\u9fff]", re.IGNORECASE)
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "to",
+        "of",
+        "and",
+        "or",
+        "in",
+        "on",
+        "at",
+        "for",
+        "it",
+        "this",
+        "that",
+        "so",
+        "thus",
+        "therefore",
+        "hence",
+        "i",
+        "we",
+        "me",
+        "my",
+        "our",
+        "its",
+        "than",
+        "then",
+        "there",
+        "here",
+        "which",
+        "what",
+        "with",
+        "as",
+        "by",
+        "but",
+        "also",
+        "just",
+        "only",
+        "again",
+        "still",
+        "now",
+        "yes",
+        "no",
+        "not",
+        "very",
+    ]
+)
+
+CATEGORIES: dict[str, frozenset[str]] = {
+    "colour": frozenset(
+        [
+            "red",
+            "blue",
+            "green",
+            "yellow",
+            "purple",
+            "cyan",
+            "brown",
+            "gray",
+            "grey",
+            "black",
+            "white",
+            "orange",
+            "pink",
+            "gold",
+            "silver",
+        ]
+    ),
+    "material": frozenset(
+        ["metal", "metallic", "rubber", "matte", "shiny", "plastic", "wood", "wooden", "glass"]
+    ),
+    "shape": frozenset(
+        ["cube", "sphere", "cylinder", "cone", "ball", "block", "square", "circle", "triangle"]
+    ),
+    "size": frozenset(["large", "small", "big", "tiny"]),
+    "side": frozenset(["left", "right", "above", "below", "top", "bottom", "front", "behind"]),
+    "month": frozenset(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ]
+    ),
+    "weekday": frozenset(
+        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    ),
+    "answer": frozenset(["yes", "no"]),
+}
+_ASKS = {
+    "colour": re.compile(r"\bcolou?r\b", re.I),
+    "material": re.compile(r"\bmaterial|made of\b", re.I),
+    "shape": re.compile(r"\bshape\b", re.I),
+    "size": re.compile(r"\bsize\b", re.I),
+    "side": re.compile(r"\bwhere|which side|position\b", re.I),
+    "month": re.compile(r"\bmonth\b", re.I),
+    "weekday": re.compile(r"\bday of the week|weekday\b", re.I),
+    "answer": re.compile(r"^\s*(?:is|are|does|do|can|was|were)\b", re.I),
+}
 
 
 @dataclass(frozen=True)
@@ -66,74 +196,142 @@ class Evidence:
     end: int
 
 
-def _answer_key(trace: TraceInput) -> tuple[str, int] | None:
-    """What the trace finally concludes, and where its final answer starts."""
-    answers = find_final_answers(trace.text, trace.answer_markers)
-    if not answers:
-        return None
-    final = answers[0]
-    digits = NUMBER.findall(final.text)
-    if digits:
-        return digits[-1].replace(",", ""), final.start
-    core = final.text.strip()
-    for piece in re.findall(r"[\u4e00-\u9fff]+", trace.question):
-        core = core.replace(piece, " ") if len(piece) >= 2 else core
-    parts = [p for p in re.split(r"\s+|[，。、,.:：]", core) if len(p) >= 2]
-    return (max(parts, key=len), final.start) if parts else None
+def vocabulary(trace: TraceInput) -> frozenset[str]:
+    """Word candidates: the choices' words and the categories the question names or asks."""
+    question = trace.question.lower()
+    words: set[str] = set()
+    for name, members in CATEGORIES.items():
+        mentioned = any(re.search(rf"\b{m}\b", question) for m in members)
+        if mentioned or _ASKS[name].search(trace.question):
+            words |= members
+    for choice in trace.choices:
+        text = re.sub(r"^\(?[A-H]\)?[.):：]\s*", "", choice.strip()).lower()
+        if text and len(text) <= 30 and not any(ch.isdigit() for ch in text):
+            words.add(text)
+    return frozenset(words)
 
 
-def _concluded(sentence: Sentence, key: str) -> bool:
-    if not CONCLUDE.search(sentence.text):
+def _candidates(sentence: str, words: frozenset[str], letters: bool) -> list[str]:
+    """Candidate answers a sentence concludes: numbers, option letters, vocabulary words."""
+    lowered = sentence.lower()
+    found = [(m.start(), m.group().replace(",", "")) for m in NUMBER.finditer(sentence)]
+    if words:
+        found += [
+            (m.start(), m.group())
+            for m in re.finditer(r"[a-z]+(?: [a-z]+)?", lowered)
+            if m.group() in words
+        ]
+        found += [
+            (m.start(), m.group())
+            for m in re.finditer(r"\b[a-z]+\b", lowered)
+            if m.group() in words
+        ]
+    if letters:
+        found += [
+            (m.start(), m.group(1).lower())
+            for m in re.finditer(r"(?:option|choice|answer is)\s*\(?([A-E])\)?\b", sentence)
+        ]
+    return [value for _, value in sorted(found)]
+
+
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(t for t in (w.lower() for w in _WORD.findall(text)) if t not in _STOP)
+
+
+def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
+    if len(a) < 3 or len(b) < 3:
         return False
-    if key[0].isdigit() or key[0] == "-":
-        return key in {n.replace(",", "") for n in NUMBER.findall(sentence.text)}
-    return key in sentence.text
+    return len(a & b) / len(a | b) >= 0.7
 
 
-def _new_numbers(text: str, seen: set[str]) -> bool:
-    found = {n.replace(",", "") for n in NUMBER.findall(text)}
-    fresh = bool(found - seen)
-    seen |= found
-    return fresh
-
-
-def _idle_rechecks(trace: TraceInput, parts: list[Sentence]) -> list[Evidence]:
-    key = _answer_key(trace)
-    if key is None:
-        return []
-    value, answer_at = key
-    evidence = []
-    seen: set[str] = set()
-    last_end = 0
-    statements = 0
+def _reverifications(trace: TraceInput, parts: list[Sentence], end: int) -> list[Evidence]:
+    """Conclusions restated after a doubt with no new evidence since their last statement."""
+    text = trace.text
+    evidence: list[Evidence] = []
+    numbers_seen: set[str] = set()
+    concluded_values: dict[str, int] = {}
+    concluded_sentences: list[tuple[frozenset[str], int]] = []
     doubted = False
+    last_conclusion_end = 0
+    words = vocabulary(trace)
+    letters = bool(trace.choices) or bool(re.search(r"\(?[A-E]\)\s", trace.question))
     for sentence in parts:
-        if sentence.start >= answer_at:
+        if sentence.start >= end:
             break
-        gap = trace.text[last_end : sentence.start]
-        if DOUBT.search(gap) or DOUBT.search(sentence.text):
+        gap = text[last_conclusion_end : sentence.start]
+        if DOUBT.search(sentence.text) or DOUBT.search(gap):
             doubted = True
-        if not _concluded(sentence, value):
+        found = {n.replace(",", "") for n in NUMBER.findall(sentence.text)}
+        if not CONCLUDE.search(sentence.text):
+            numbers_seen |= found
             continue
-        fresh = _new_numbers(trace.text[: sentence.start], seen) or bool(_TOOL.search(gap))
-        statements += 1
-        if statements > 1 and doubted and not fresh:
+        new_evidence = bool(_TOOL.search(gap)) or bool(NEW_METHOD.search(gap + sentence.text))
+        between = {n.replace(",", "") for n in NUMBER.findall(gap)}
+        fresh = bool((between | found) - numbers_seen)
+        tokens = _tokens(sentence.text)
+        values = _candidates(sentence.text, words, letters)
+        repeated = any(concluded_values.get(v, 0) > 0 for v in values[-1:]) or any(
+            _similar(tokens, earlier) for earlier, _ in concluded_sentences
+        )
+        if doubted and repeated and not fresh and not new_evidence:
             evidence.append(Evidence("re-check", 1.0, sentence.start, sentence.end))
-        last_end = sentence.end
+        for value in values[-1:]:
+            concluded_values[value] = concluded_values.get(value, 0) + 1
+        concluded_sentences.append((tokens, sentence.start))
+        numbers_seen |= found | between
         doubted = False
-        # Numbers up to and including this statement are known from here on.
-        _new_numbers(trace.text[: sentence.end], seen)
+        last_conclusion_end = sentence.end
     return evidence
 
 
-_VALUE_CLAIM = re.compile(
-    r"(?P<subject>\bit\b|angle\s*\w+|∠\s*\w+|the answer|answer|volume|area|total|probability|"
-    r"(?:the )?(?:sequence|order|number|count|length|result)|答案|结果)"
-    r"(?:,[^,.]{0,40},)?\s*(?:is|=|would (?:also )?be|should (?:also )?be|must be|是|为|应该是)"
-    r"\s*(?:approximately\s*)?(?P<value>[A-E](?![a-z])|-?\d[\d,]*(?:\.\d+)?|"
-    r"(?:first|second|third|fourth)[^.;]{0,80})",
+_COMPUTATION = re.compile(
+    r"(?<![\w.])(-?\d+(?:\.\d+)?(?:\s*[-+*/×÷^]\s*\(?-?\d+(?:\.\d+)?\)?)+)\s*(?:=|equals|is)\s*"
+    r"(-?\d+(?:\.\d+)?)(?![\d.])",
     re.IGNORECASE,
 )
+
+
+def _repeated_computations(text: str) -> list[Evidence]:
+    """The same computation written a third time, and every time after."""
+    seen: Counter[str] = Counter()
+    evidence = []
+    for match in _COMPUTATION.finditer(text):
+        key = re.sub(r"\s+", "", match.group(1)) + "=" + match.group(2)
+        seen[key] += 1
+        if seen[key] >= 3:
+            evidence.append(Evidence("repeat", 1.0, match.start(), match.end()))
+    return evidence
+
+
+def _oscillations(trace: TraceInput, parts: list[Sentence], end: int) -> list[Evidence]:
+    """A concluded candidate that changes and comes back (A -> B -> A), per kind of candidate."""
+    words = vocabulary(trace)
+    if not words:
+        return []
+    sequence: list[tuple[str, Sentence]] = []
+    for sentence in parts:
+        if sentence.start >= end:
+            break
+        if not CONCLUDE.search(sentence.text):
+            continue
+        found = [v for v in _candidates(sentence.text, words, False) if v in words]
+        if found:
+            sequence.append((found[-1], sentence))
+    evidence = []
+    collapsed: list[tuple[str, Sentence]] = []
+    for value, sentence in sequence:
+        if collapsed and collapsed[-1][0] == value:
+            continue
+        if any(v == value for v, _ in collapsed[:-1]):
+            evidence.append(Evidence("flip-flop", 1.5, sentence.start, sentence.end))
+        collapsed.append((value, sentence))
+    return evidence
+
+
+def _disagreements(text: str) -> list[Evidence]:
+    return [Evidence("disagree", 1.5, m.start(), m.end()) for m in DISAGREE.finditer(text)]
+
+
 _ANTONYMS = (
     ("higher", "lower"),
     ("larger", "smaller"),
@@ -143,43 +341,21 @@ _ANTONYMS = (
     ("longer", "shorter"),
     ("greater", "less"),
     ("left", "right"),
+    ("older", "younger"),
 )
 _COMPARE = re.compile(r"\b(\w+) than ([\w\s]{3,40}?)(?=[,.;]|\s+but\b|$)", re.IGNORECASE)
-_AGAIN = re.compile(
-    r"(?:^|[.!?。]\s+)(?:again|once again|once more)\b,?|(?:^|[。，])又", re.IGNORECASE
+_ATTRIBUTE = re.compile(
+    r"\b((?:(?:large|small|big|tiny|red|blue|green|yellow|purple|cyan|brown|gray|grey|black|"
+    r"white|orange|metal(?:lic)?|rubber|matte|shiny)\s+){1,3})(cube|sphere|cylinder|cone|ball|"
+    r"block)s?\s+(?:is|are)\s+(?:of\s+the\s+shape\s+of\s+|shaped\s+like\s+|in\s+the\s+shape\s+of\s+)?"
+    r"(?:an?\s+)?(cube|sphere|cylinder|cone)\b",
+    re.IGNORECASE,
 )
-
-
-def _flip_flops(text: str) -> list[Evidence]:
-    evidence = [Evidence("disagree", 2.0, m.start(), m.end()) for m in DISAGREE.finditer(text)]
-    history: dict[str, list[tuple[str, int, int]]] = {}
-    last_subject = None
-    for match in _VALUE_CLAIM.finditer(text):
-        subject = re.sub(r"\s+", " ", match.group("subject").lower().replace("the ", ""))
-        if subject == "it":
-            if last_subject is None:
-                continue
-            subject = last_subject
-        last_subject = subject
-        value = re.sub(r"\s+", " ", match.group("value").replace(",", "").lower()).strip()
-        history.setdefault(subject, []).append((value, match.start(), match.end()))
-    for claims in history.values():
-        values = [v for v, _, _ in claims]
-        for i in range(1, len(values)):
-            if values[i] == values[i - 1]:
-                continue
-            if values[i] in values[: i - 1]:
-                evidence.append(Evidence("flip-flop", 2.0, claims[i][1], claims[i][2]))
-            elif HEDGED.search(text[claims[i - 1][2] : claims[i][1]]):
-                evidence.append(Evidence("changed", 1.0, claims[i][1], claims[i][2]))
-    return evidence
-
-
-HEDGED = re.compile(r"\b(?:alternatively|perhaps|maybe|wait|if)\b|或者|也许", re.IGNORECASE)
 
 
 def _contradictions(parts: list[Sentence]) -> list[Evidence]:
-    """One sentence says X is higher than Y and lower than Y (incoherent self-reflection)."""
+    """X higher and lower than Y in one sentence; a "sphere" said to be "of the shape of a
+    cylinder"."""
     evidence = []
     for sentence in parts:
         found = [
@@ -191,53 +367,73 @@ def _contradictions(parts: list[Sentence]) -> list[Evidence]:
             objects_b = {obj for word, obj in found if word == b}
             if objects_a & objects_b:
                 evidence.append(Evidence("contradiction", 3.0, sentence.start, sentence.end))
+        for match in _ATTRIBUTE.finditer(sentence.text):
+            if match.group(2).lower().rstrip("s") != match.group(3).lower():
+                start = sentence.start + match.start()
+                evidence.append(Evidence("contradiction", 2.0, start, start + len(match.group())))
     return evidence
 
 
-def _restated_again(text: str) -> list[Evidence]:
-    return [Evidence("again", 1.0, m.start(), m.end()) for m in _AGAIN.finditer(text)]
-
-
 def _idle_alternatives(text: str) -> list[Evidence]:
-    """Alternatives proposed with no new number since the previous one (or in the 300 chars before)."""
+    """Alternatives proposed with no new number since the previous one (or the 300 chars
+    before the first)."""
     evidence = []
     seen: set[str] = set()
     first = ALTERNATIVE.search(text)
     if first is not None:
-        _new_numbers(text[: max(0, first.start() - 300)], seen)
+        seen |= {n.replace(",", "") for n in NUMBER.findall(text[: max(0, first.start() - 300)])}
     last: int | None = None
     for match in ALTERNATIVE.finditer(text):
         since = last if last is not None else max(0, match.start() - 300)
-        if not _new_numbers(text[since : match.start()], seen):
+        found = {n.replace(",", "") for n in NUMBER.findall(text[since : match.start()])}
+        if not found - seen:
             evidence.append(Evidence("alternative", 0.5, match.start(), match.end()))
+        seen |= found
         last = match.end()
     return evidence
 
 
 def circular_evidence(trace: TraceInput) -> list[Evidence]:
-    """All circular evidence in the trace, in order."""
+    """All circular evidence in the trace (before its final answer), in order."""
     parts = sentences(trace.text)
+    answers = find_final_answers(trace.text, trace.answer_markers)
+    end = answers[0].start if answers else len(trace.text)
+    head = trace.text[:end]
     found = (
-        _idle_rechecks(trace, parts)
-        + _flip_flops(trace.text)
-        + _idle_alternatives(trace.text)
-        + _contradictions(parts)
-        + _restated_again(trace.text)
+        _reverifications(trace, parts, end)
+        + _repeated_computations(head)
+        + _oscillations(trace, parts, end)
+        + _disagreements(head)
+        + _contradictions([p for p in parts if p.start < end])
+        + _idle_alternatives(head)
     )
     return sorted(found, key=lambda e: e.start)
 
 
+def confidence(score: float) -> float:
+    """How sure the check is at a score: 0.65 at the threshold, 0.95 at twice it."""
+    return min(0.95, 0.35 + 0.1 * score)
+
+
 @register_check("circular")
 def check_circular(trace: TraceInput) -> list[Finding]:
-    """Re-checking without new evidence, flip-flopping, restating the same conclusion."""
+    """Re-verifying without new evidence, repeating computations, oscillating, contradicting."""
     evidence = circular_evidence(trace)
     score = sum(e.points for e in evidence)
     if score < THRESHOLD:
         return []
-    kinds = {e.kind: sum(1 for x in evidence if x.kind == e.kind) for e in evidence}
+    kinds: Counter[str] = Counter(e.kind for e in evidence)
     main = max(kinds, key=lambda k: sum(e.points for e in evidence if e.kind == k))
-    reason = prompts.CIRCULAR_REASONS[main].format(
-        n=kinds[main] + 1 if main == "re-check" else kinds[main]
-    )
+    reason = prompts.CIRCULAR_REASONS[main].format(n=kinds[main] + 1)
     message = prompts.FINDING_CIRCULAR.format(reason=reason)
-    return [make_finding("circular", message, trace.text, evidence[0].start, evidence[-1].end)]
+    first = next(e for e in evidence if e.kind == main)
+    return [
+        make_finding(
+            "circular",
+            message,
+            trace.text,
+            first.start,
+            evidence[-1].end,
+            confidence=confidence(score),
+        )
+    ]

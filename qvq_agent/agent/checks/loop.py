@@ -215,6 +215,7 @@ def loop_finding(text: str, hit: LoopHit) -> Finding:
         text,
         hit.onset,
         min(len(text), hit.detected_at),
+        confidence=0.95,
     )
 
 
