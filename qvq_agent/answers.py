@@ -86,6 +86,8 @@ def clean_answer(text: str) -> str:
     return answer
 
 
+PROSE_ANSWER_TAIL = 400
+"""A prose answer ("the answer is X") counts only within this many characters of the end."""
 MAX_ANSWER_SCAN = 4000
 """A final answer is read from at most this many characters after its marker."""
 
@@ -166,7 +168,10 @@ def find_final_answers(text: str, markers: Sequence[str] = DEFAULT_MARKERS) -> l
             found.append(FinalAnswer(cleaned, pos, end))
             covered_until = end
     if not found:
-        for match in _PROSE_ANSWER.finditer(text):
+        # A sentence "the answer is X" is a final answer only near the end: one the model
+        # goes on to doubt for pages (and never finishes) is not.
+        tail_from = max(0, len(text.rstrip()) - PROSE_ANSWER_TAIL)
+        for match in _PROSE_ANSWER.finditer(text, tail_from):
             cleaned = clean_answer(match.group("answer"))
             if cleaned:
                 found.append(FinalAnswer(cleaned, match.start(), match.end("answer")))

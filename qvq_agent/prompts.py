@@ -138,6 +138,7 @@ CIRCULAR_REASONS = {
     "disagree": "You noticed your results disagree but kept going back and forth",
     "alternative": "You keep proposing alternatives without new evidence",
     "contradiction": "You contradict yourself about the same object",
+    "dead-end": "You computed again a result you had already rejected",
 }
 
 FINDING_SEVERAL_ANSWERS = "You gave different final answers ({answers}): decide on one."

@@ -117,12 +117,54 @@ def test_rechecking_the_same_total_without_evidence_is_circular() -> None:
     text = (
         "I count 7 circles, so the total is 7. Wait, let me check again. Counting once more, "
         "the total is 7. Hmm, let me double-check. The total is 7. Wait, maybe I miscounted. "
-        "Looking again, the total is 7. Let me verify one more time: so the total is 7.\n\n"
+        "Looking again, the total is 7. Let me verify one more time: so the total is 7. "
+        "But wait, I am not sure about the corner. Counting the circles again gives 7. "
+        "Hold on, let me recount them. Still the total is 7.\n\n"
         "**Final Answer**\n\n7"
     )
     messages = fired("circular", text, "How many circles?")
     assert messages and "re-checked the same conclusion" in messages[0]
     assert "crop or zoom" in messages[0]
+
+
+def test_two_idle_rechecks_are_free() -> None:
+    text = (
+        "I count 7 circles, so the total is 7. Wait, let me check again. Counting once more, "
+        "the total is 7. Hmm, let me double-check. The total is 7.\n\n**Final Answer**\n\n7"
+    )
+    assert fired("circular", text, "How many circles?") == []
+
+
+def test_a_doubt_that_brings_new_facts_is_not_idle() -> None:
+    text = (
+        "The triangle has sides 3 and 4, so the hypotenuse is 5. Wait, the figure also marks "
+        "angle C as 30 degrees, which gives the height from the opposite vertex as 2. "
+        "Hmm, the shaded region then covers half the rectangle built on the base. "
+        "Let me verify with coordinates: putting A at the origin, B sits at (4, 0) and the area "
+        "of the shaded part equals 6. Hold on, the legend says units are centimetres, "
+        "so the area is 6 square centimetres.\n\n**Final Answer**\n\n6"
+    )
+    assert fired("circular", text, "Find the shaded area.") == []
+
+
+def test_rejected_result_computed_again_is_circular() -> None:
+    text = (
+        "If I subtract 66 from 80, I get 14. Then 14 + 59 = 73, which is too high. "
+        "Let me try something else: 14 + 59 = 73, which is still not 45. "
+        "What about (59 + 80) - 66? That equals 139 - 66, which is 73. "
+        "Trying again: 80 - 66 is 14, then adding 59 gives 73. "
+        "Finally 125 - 80 = 45.\n<answer>(59 + 66) - 80</answer>"
+    )
+    messages = fired("circular", text, "Using 59, 80, 66 make 45.")
+    assert messages and "already rejected" in messages[0]
+
+
+def test_a_rejected_result_mentioned_once_is_not_circular() -> None:
+    text = (
+        "14 + 59 = 73, which is too high. 125 - 80 = 45, which works. "
+        "Another order: 66 + 59 - 80 = 45 as well.\n<answer>(59 + 66) - 80</answer>"
+    )
+    assert fired("circular", text, "Using 59, 80, 66 make 45.") == []
 
 
 def test_flip_flopping_is_circular() -> None:
@@ -230,3 +272,12 @@ def test_a_flipped_sign_between_two_definitions() -> None:
 )
 def test_sign_flip_hard_negatives(text: str) -> None:
     assert not any("sign of one term" in m for m in fired("arithmetic", text))
+
+
+def test_a_value_corrected_once_is_not_circular() -> None:
+    text = (
+        "Angle 1 is 140° at first sight. That does not use the parallel lines, so let me redo it: "
+        "corresponding angles give angle 1 = 105°, and the straight line gives angle 2 = 75°, "
+        "which adds up to 180°.\n\n**Final Answer**\n\n105°"
+    )
+    assert fired("circular", text, "Find angle 1. A:75 B:105 C:140 D:145") == []

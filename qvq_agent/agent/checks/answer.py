@@ -33,23 +33,30 @@ def check_no_final_answer(trace: TraceInput) -> list[Finding]:
 
 _CHOICE_LIST = re.compile(r"(?:^|\s|\()([A-H])[.):：]\s*([^\s][^\n]*?)(?=\s+\(?[A-H][.):：]|\n|$)")
 _COUNT_QUESTION = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b|多少|几个|几", re.IGNORECASE)
-_CLOSING = re.compile(
-    r"(?:^|\n)[^\n]*\b(?:therefore|thus|hence|so|in conclusion|the answer is)\b[^\n]*"
-    r"(?:\bis\b|\bare\b|=)[^\n]*\S[^\n]*\s*$|(?:^|\n)[^\n]*(?:所以|因此|综上)[^\n]*(?:是|为|=)[^\n]+\s*$",
+_CLOSING_MARK = re.compile(
+    r"\b(?:therefore|thus|hence|so|in conclusion|in summary|the answer is)\b|所以|因此|综上",
     re.IGNORECASE,
 )
+_STATES = re.compile(r"\b(?:is|are|was|equals)\b|=|是|为", re.IGNORECASE)
+MAX_CLOSING_CHARS = 250
 
 
 def closing_conclusion(text: str) -> str | None:
-    """A finished last line that states the answer in prose ("Therefore, AC is 7."), when unmarked.
-
-    A line cut off mid-sentence (a loop stopped by the token limit) is no conclusion.
-    """
+    """A finished last sentence that states the answer in prose ("Therefore, AC is 7."), when
+    unmarked: short, marked as a conclusion, stating something. A trace cut off mid-sentence
+    (a loop stopped by the token limit) has none."""
     tail = text.rstrip()
     if not tail.endswith((".", "。", "!", "！")):
         return None
-    match = _CLOSING.search(tail[-400:])
-    return match.group().strip() if match else None
+    last = [
+        p for p in re.split(r"(?<=[.!?。！？])\s+|\n+", tail[-2 * MAX_CLOSING_CHARS :]) if p.strip()
+    ]
+    sentence = last[-1].strip() if last else ""
+    if len(sentence) > MAX_CLOSING_CHARS:
+        return None
+    if _CLOSING_MARK.search(sentence) and _STATES.search(sentence):
+        return sentence
+    return None
 
 
 def _number(text: str) -> float | None:

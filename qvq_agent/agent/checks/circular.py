@@ -36,7 +36,7 @@ THRESHOLD = 3.0
 """Score at which the check fires (confidence 0.65 there, growing with the score)."""
 
 DOUBT = re.compile(
-    r"\b(?:wait|hmm|hold on|but wait|on second thought|i(?:'m| am) not sure|look again|"
+    r"\b(?:wait|hmm|hold on|but wait|but maybe|on second thought|i(?:'m| am) not sure|look again|"
     r"let me (?:re-?check|check (?:again|that|this)|double[- ]check|verify|re-?examine|reconsider|"
     r"think again|recount|count again|look again|recalculate|re-?calculate|confirm|make sure|"
     r"go (?:through|over) (?:it|this|that|the steps) again)|check again|double[- ]check(?:ing)?|"
@@ -60,7 +60,8 @@ DISAGREE = re.compile(
     r"\b(?:different from (?:both |all )?(?:my |the )?(?:previous|earlier|first|other)|"
     r"(?:doesn't|does not|don't|do not) match (?:my |the )?(?:previous|earlier|first)|"
     r"which one is (?:correct|right)|there(?:'s| is) (?:an )?inconsistency|"
-    r"i(?:'m| am) confused)\b|哪个是对的|哪个正确|不一致",
+    r"i(?:'m| am) confused|but (?:according to|from|based on) (?:my|the) (?:earlier|previous|first) "
+    r"(?:calculation|result|answer|reasoning))\b|哪个是对的|哪个正确|不一致",
     re.IGNORECASE,
 )
 CONCLUDE = re.compile(
@@ -70,7 +71,6 @@ CONCLUDE = re.compile(
     re.IGNORECASE,
 )
 _TOOL = re.compile(r"<tool_response>")
-_WORD = re.compile(r"[a-z]+(?:-\d+)?|\d+(?:\.\d+)?|[\u4e00-\u9fff]", re.IGNORECASE)
 _STOP = frozenset(
     [
         "a",
@@ -234,53 +234,99 @@ def _candidates(sentence: str, words: frozenset[str], letters: bool) -> list[str
     return [value for _, value in sorted(found)]
 
 
-def _tokens(text: str) -> frozenset[str]:
-    return frozenset(t for t in (w.lower() for w in _WORD.findall(text)) if t not in _STOP)
+NOVELTY = 0.6
+"""A stretch after a doubt whose content words are under this share new brings no evidence."""
+FREE_RECHECKS = 2
+"""Idle re-checks that cost nothing: an honest double-check or two is not circular."""
+_CONTENT = re.compile(r"[a-z][a-z\-]{2,}\d*|\d+(?:\.\d+)?|[\u4e00-\u9fff]{2}", re.IGNORECASE)
 
 
-def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
-    if len(a) < 3 or len(b) < 3:
-        return False
-    return len(a & b) / len(a | b) >= 0.7
+_RECHECK_WORDS = frozenset(
+    [
+        "let",
+        "check",
+        "verify",
+        "confirm",
+        "recount",
+        "count",
+        "counting",
+        "look",
+        "looking",
+        "see",
+        "once",
+        "more",
+        "one",
+        "time",
+        "wait",
+        "hmm",
+        "hold",
+        "maybe",
+        "sure",
+        "again",
+        "still",
+        "same",
+        "make",
+        "double",
+        "think",
+        "thinking",
+        "should",
+        "didn",
+        "miss",
+        "missed",
+        "anything",
+        "something",
+        "mistake",
+        "correct",
+        "right",
+        "really",
+        "careful",
+    ]
+)
+"""Words that say "I am checking" and carry no evidence of their own."""
 
 
-def _reverifications(trace: TraceInput, parts: list[Sentence], end: int) -> list[Evidence]:
-    """Conclusions restated after a doubt with no new evidence since their last statement."""
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def content(text: str) -> set[str]:
+    """Content tokens: stems of words of three letters or more (not stopwords, not re-check
+    vocabulary), numbers, CJK pairs."""
+    words = (t.lower() for t in _CONTENT.findall(text))
+    return {_stem(t) for t in words if t not in _STOP and t not in _RECHECK_WORDS}
+
+
+def _reverifications(trace: TraceInput, end: int) -> list[Evidence]:
+    """Doubts that lead nowhere new: after a "wait" / "let me check again" (doubts close
+    together count once) the model goes on while under :data:`NOVELTY` of what it says is new
+    (no new number, name or fact), with no tool result and no different method. The first
+    :data:`FREE_RECHECKS` such re-checks are free; every one after counts."""
     text = trace.text
-    evidence: list[Evidence] = []
-    numbers_seen: set[str] = set()
-    concluded_values: dict[str, int] = {}
-    concluded_sentences: list[tuple[frozenset[str], int]] = []
-    doubted = False
-    last_conclusion_end = 0
-    words = vocabulary(trace)
-    letters = bool(trace.choices) or bool(re.search(r"\(?[A-E]\)\s", trace.question))
-    for sentence in parts:
-        if sentence.start >= end:
-            break
-        gap = text[last_conclusion_end : sentence.start]
-        if DOUBT.search(sentence.text) or DOUBT.search(gap):
-            doubted = True
-        found = {n.replace(",", "") for n in NUMBER.findall(sentence.text)}
-        if not CONCLUDE.search(sentence.text):
-            numbers_seen |= found
+    doubts: list[tuple[int, int]] = []
+    for match in DOUBT.finditer(text, 0, end):
+        if doubts and not content(text[doubts[-1][1] : match.start()]):
+            doubts[-1] = (doubts[-1][0], match.end())  # "But wait, let me double-check": one
             continue
-        new_evidence = bool(_TOOL.search(gap)) or bool(NEW_METHOD.search(gap + sentence.text))
-        between = {n.replace(",", "") for n in NUMBER.findall(gap)}
-        fresh = bool((between | found) - numbers_seen)
-        tokens = _tokens(sentence.text)
-        values = _candidates(sentence.text, words, letters)
-        repeated = any(concluded_values.get(v, 0) > 0 for v in values[-1:]) or any(
-            _similar(tokens, earlier) for earlier, _ in concluded_sentences
-        )
-        if doubted and repeated and not fresh and not new_evidence:
-            evidence.append(Evidence("re-check", 1.0, sentence.start, sentence.end))
-        for value in values[-1:]:
-            concluded_values[value] = concluded_values.get(value, 0) + 1
-        concluded_sentences.append((tokens, sentence.start))
-        numbers_seen |= found | between
-        doubted = False
-        last_conclusion_end = sentence.end
+        doubts.append((match.start(), match.end()))
+    if not doubts:
+        return []
+    seen = content(trace.question + " " + text[: doubts[0][0]])
+    evidence = []
+    idle = 0
+    bounds = [start for start, _ in doubts[1:]] + [end]
+    for (start, doubt_end), stop in zip(doubts, bounds, strict=True):
+        segment = text[doubt_end:stop]
+        tokens = content(segment)
+        novelty = len(tokens - seen) / len(tokens) if tokens else 0.0
+        new_evidence = bool(_TOOL.search(segment)) or bool(NEW_METHOD.search(segment))
+        if novelty < NOVELTY and not new_evidence:
+            idle += 1
+            if idle > FREE_RECHECKS:
+                evidence.append(Evidence("re-check", 1.0, start, min(stop, doubt_end + 160)))
+        seen |= tokens
     return evidence
 
 
@@ -300,6 +346,47 @@ def _repeated_computations(text: str) -> list[Evidence]:
         seen[key] += 1
         if seen[key] >= 3:
             evidence.append(Evidence("repeat", 1.0, match.start(), match.end()))
+    return evidence
+
+
+_RESULT = re.compile(
+    r"(?:=|\bequals|\bgives(?: me| us)?|\b(?:i|we) get|\bwhich is|\bthat(?:'s| is)|\bis)\s*"
+    r"(-?\d+(?:\.\d+)?)(?!\.?\d|\s*[-+*/×÷^]\s*\d)",
+    re.IGNORECASE,
+)
+_OPERATION = re.compile(
+    r"\d\s*[-+*/×÷^]\s*\(?\d|\b(?:add(?:ing)?|subtract(?:ing)?|multiply(?:ing)?|divid(?:e|ing)|"
+    r"plus|minus|times)\b",
+    re.IGNORECASE,
+)
+REJECT = re.compile(
+    r"\b(?:too (?:high|low|big|small|large|much|many|few)|(?:is|'s) (?:still )?not (?:equal to )?\d|"
+    r"still (?:not|doesn't|does not|isn't)|(?:doesn't|does not|won't|didn't) (?:work|match|fit)|"
+    r"far from|not (?:close|enough|correct|right)|incorrect|no good)\b|不对|不行",
+    re.IGNORECASE,
+)
+
+
+def _rejected_again(parts: list[Sentence], end: int) -> list[Evidence]:
+    """A computed result the model rejected ("= 73, which is too high") computed again later —
+    the same dead end reached a second time, a third, ... (1 point each)."""
+    rejected: set[str] = set()
+    evidence = []
+    for i, sentence in enumerate(parts):
+        if sentence.start >= end:
+            break
+        if not _OPERATION.search(sentence.text):
+            continue
+        results = list(_RESULT.finditer(sentence.text))
+        if not results:
+            continue
+        following = parts[i + 1].text if i + 1 < len(parts) else ""
+        value = results[-1].group(1)
+        if value in rejected:
+            start = sentence.start + results[-1].start()
+            evidence.append(Evidence("dead-end", 1.0, start, start + len(results[-1].group())))
+        if REJECT.search(sentence.text[results[-1].end() :]) or REJECT.search(following[:40]):
+            rejected.add(value)
     return evidence
 
 
@@ -325,6 +412,31 @@ def _oscillations(trace: TraceInput, parts: list[Sentence], end: int) -> list[Ev
         if any(v == value for v, _ in collapsed[:-1]):
             evidence.append(Evidence("flip-flop", 1.5, sentence.start, sentence.end))
         collapsed.append((value, sentence))
+    return evidence
+
+
+_STATEMENT = re.compile(
+    r"\b((?:angle|side|length|area|total|answer|number|count|result|perimeter|volume|value|speed|"
+    r"distance|height|width|radius|measure|sum|x|y|n|(?-i:[A-Z]{2,3})|∠\s?[A-Z0-9]+)"
+    r"(?:\s+(?:of\s+)?(?-i:[A-Z0-9]{1,3}))?)\s+(?:is|=|equals|should be|must be|would be)\s+"
+    r"(?:about |approximately |equal to )?(-?\d+(?:\.\d+)?)(?!\.?\d|\s*[-+*/^])",
+    re.IGNORECASE,
+)
+
+
+def _value_flips(text: str, end: int) -> list[Evidence]:
+    """A quantity stated with a value, then another, then the first again ("angle 1 is 105°" ->
+    "140°" -> "105°")."""
+    history: dict[str, list[str]] = {}
+    evidence = []
+    for match in _STATEMENT.finditer(text, 0, end):
+        values = history.setdefault(re.sub(r"\s+", " ", match.group(1).lower()), [])
+        value = match.group(2)
+        if values and values[-1] == value:
+            continue
+        if value in values:
+            evidence.append(Evidence("flip-flop", 1.5, match.start(), match.end()))
+        values.append(value)
     return evidence
 
 
@@ -400,9 +512,11 @@ def circular_evidence(trace: TraceInput) -> list[Evidence]:
     end = answers[0].start if answers else len(trace.text)
     head = trace.text[:end]
     found = (
-        _reverifications(trace, parts, end)
+        _reverifications(trace, end)
         + _repeated_computations(head)
         + _oscillations(trace, parts, end)
+        + _rejected_again(parts, end)
+        + _value_flips(trace.text, end)
         + _disagreements(head)
         + _contradictions([p for p in parts if p.start < end])
         + _idle_alternatives(head)
