@@ -88,6 +88,39 @@ def test_whole_reply_in_the_other_language() -> None:
     assert messages and "answered in another language" in messages[0]
 
 
+def test_reasoning_in_another_latin_language() -> None:
+    text = (
+        "Saya perlu menghitung jumlah dari floor function untuk suku-suku dalam barisan ini. "
+        "Suku pertama adalah 1, dan yang terakhir adalah 100."
+    )
+    messages = fired("language_mixing", text, "Compute the sum of the floor values.")
+    assert messages and "answered in another language" in messages[0]
+
+
+def test_a_sentence_switching_to_spanish() -> None:
+    text = (
+        "There are three cubes in the image and all of them are red, so I count them from the "
+        "left to the right and there is no other cube behind them. Entonces el total es 3 y "
+        "la respuesta es que hay tres cubos. So the answer is 3."
+    )
+    messages = fired("language_mixing", text, "How many cubes are there?")
+    assert messages and "Spanish" in messages[0] and "English only" in messages[0]
+
+
+def test_a_lone_english_word_in_chinese_prose() -> None:
+    findings = get_check("language_mixing")(
+        TraceInput("这句话有点 tricky。Q先生知道花色。", question="请问这张牌是什么牌？")
+    )
+    assert findings and '"tricky"' in findings[0]["message"]
+    assert findings[0]["confidence"] < 1.0
+
+
+def test_function_word_glued_to_chinese_even_in_quotes() -> None:
+    text = '<think>No clear indication.</think>\n<answer>\n"Jobber not明确"\n</answer>'
+    messages = fired("language_mixing", text, "Who is the jobber?")
+    assert messages and "Chinese" in messages[0]
+
+
 @pytest.mark.parametrize(
     ("text", "question"),
     [
@@ -97,6 +130,18 @@ def test_whole_reply_in_the_other_language() -> None:
         ("基因型为Xg1-Xg2-Y，CuFeS2 与 O2 反应，答案是A。", "请解答这道题"),
         ("We use $\\sin\\theta$ and the formula $a^2 + b^2 = c^2$ to get 5.", "Find c."),
         ("The answer is 5.", ""),
+        ("Pierre de Fermat and la Place studied this; the answer is 5.", "Who proved it?"),
+        (
+            'The menu says "una tortilla con queso y pan", so it costs 4 dollars.',
+            "What does it cost?",
+        ),
+        ("A. 6\nB. 5\nY. 3\nE. 2\nSo the answer is B.", "How many items are there?"),
+        (
+            "Hay tres cubos rojos, y el total es 3. La respuesta es 3.",
+            "¿Cuántos cubos hay en la imagen?",
+        ),
+        ("用 sin 函数计算，所以答案是 5。", "请解答这道题"),
+        ("已知 f(x) = x^2，所以答案是 4。", "请解答这道题"),
     ],
 )
 def test_language_hard_negatives(text: str, question: str) -> None:

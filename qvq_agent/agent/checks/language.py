@@ -7,7 +7,13 @@ math. Then, outside quotes, math, code and links:
 * for a CJK question, English prose is mixing: two or more English words in a row, or one common
   English word (``still``, ``so``, ``but`` ...). Variable names, units, chemical formulas, function
   names and capitalised terms (``Shoelace``) are not.
-* a reply written wholly in the other language is reported once as a language mismatch.
+* for a Latin-script question, sentences in another Latin-script language (Indonesian, Spanish,
+  French, German, Portuguese, Italian — told apart from English by their common words);
+* a lone lowercase English word inside Chinese prose ("这句话有点 tricky。") — reported with lower
+  confidence, since a lowercase technical term looks the same;
+* an English function word glued to Chinese characters, even inside quotes ("Jobber not明确");
+* a reply written wholly in another language than the question's is reported once as a language
+  mismatch.
 """
 
 from __future__ import annotations
@@ -16,7 +22,14 @@ import re
 
 from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
-from qvq_agent.agent.checks.spans import CJK, CJK_RUN, cjk_share, excluded_spans, inside
+from qvq_agent.agent.checks.spans import (
+    CJK,
+    CJK_RUN,
+    cjk_share,
+    excluded_spans,
+    inside,
+    sentences,
+)
 
 COMMON_ENGLISH = frozenset(
     [
@@ -219,17 +232,200 @@ _TECHNICAL = frozenset(
         "ok",
     ]
 )
+FOREIGN_WORDS: dict[str, frozenset[str]] = {
+    "Indonesian": frozenset(
+        [
+            "yang",
+            "dan",
+            "untuk",
+            "dari",
+            "dengan",
+            "adalah",
+            "ini",
+            "itu",
+            "saya",
+            "kita",
+            "tidak",
+            "akan",
+            "pada",
+            "dalam",
+            "juga",
+            "atau",
+            "karena",
+            "jadi",
+            "sudah",
+            "bisa",
+            "harus",
+            "mereka",
+            "seperti",
+            "oleh",
+            "lebih",
+            "hingga",
+            "kami",
+            "sebuah",
+            "setiap",
+        ]
+    ),
+    "Spanish": frozenset(
+        [
+            "de",
+            "la",
+            "en",
+            "el",
+            "los",
+            "las",
+            "del",
+            "que",
+            "es",
+            "por",
+            "para",
+            "con",
+            "una",
+            "como",
+            "pero",
+            "más",
+            "esta",
+            "este",
+            "son",
+            "entonces",
+            "también",
+            "sí",
+            "hay",
+        ]
+    ),
+    "French": frozenset(
+        [
+            "de",
+            "la",
+            "en",
+            "le",
+            "les",
+            "des",
+            "et",
+            "est",
+            "une",
+            "pour",
+            "dans",
+            "avec",
+            "pas",
+            "sont",
+            "nous",
+            "qui",
+            "sur",
+            "mais",
+            "donc",
+            "cette",
+            "elle",
+            "il",
+            "ce",
+            "du",
+        ]
+    ),
+    "German": frozenset(
+        [
+            "der",
+            "das",
+            "und",
+            "ist",
+            "nicht",
+            "mit",
+            "ein",
+            "eine",
+            "auf",
+            "für",
+            "wir",
+            "sich",
+            "dem",
+            "den",
+            "auch",
+            "dass",
+            "oder",
+            "wenn",
+            "ich",
+            "es",
+        ]
+    ),
+    "Portuguese": frozenset(
+        [
+            "de",
+            "os",
+            "do",
+            "da",
+            "em",
+            "um",
+            "uma",
+            "não",
+            "com",
+            "são",
+            "então",
+            "isso",
+            "esse",
+            "mas",
+            "também",
+            "que",
+        ]
+    ),
+    "Italian": frozenset(
+        [
+            "il",
+            "di",
+            "che",
+            "della",
+            "delle",
+            "sono",
+            "questo",
+            "quindi",
+            "anche",
+            "perché",
+            "non",
+            "una",
+            "per",
+        ]
+    ),
+}
+"""Common words of other Latin-script languages that are not English words."""
+NAMES = {"en": "English", "zh": "Chinese"}
 _LATIN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_']*")
+_WORDS = re.compile(r"[^\W\d_]+")
+_CJK_NEAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")
+_GLUED = re.compile(
+    r"(?<![A-Za-z])([A-Za-z]+)(?=[\u3400-\u4dbf\u4e00-\u9fff])|"
+    r"(?<=[\u3400-\u4dbf\u4e00-\u9fff])([A-Za-z]+)(?![A-Za-z])"
+)
 _TAGS = re.compile(r"</?(?:think|answer|tool_call|tool_response)>")
 _PROSE_GAP = re.compile(r"^[\s,;:'\-]*$")
 
 
+def latin_language(text: str) -> str:
+    """``en``, or the name of another Latin-script language whose common words outnumber
+    English ones (three at least)."""
+    words = [w.lower() for w in _WORDS.findall(text) if len(w) > 1]  # not "A." or "Y."
+    english = sum(1 for w in words if w in COMMON_ENGLISH)
+    best, hits = "en", 0
+    for name, common in FOREIGN_WORDS.items():
+        count = sum(1 for w in words if w in common)
+        if count > hits:
+            best, hits = name, count
+    return best if hits >= 3 and hits > english else "en"
+
+
+def _prose(text: str) -> str:
+    for start, end in reversed(excluded_spans(text)):
+        text = text[:start] + " " + text[end:]
+    return _TAGS.sub(" ", text)
+
+
 def question_language(question: str) -> str:
-    """``zh`` for a question mostly in CJK script, else ``en``."""
-    stripped = question
-    for start, end in reversed(excluded_spans(question)):
-        stripped = stripped[:start] + " " + stripped[end:]
-    return "zh" if cjk_share(stripped) >= 0.3 else "en"
+    """``zh`` for a question mostly in CJK script, else ``en`` or the name of the other
+    Latin-script language it is written in."""
+    stripped = _prose(question)
+    return "zh" if cjk_share(stripped) >= 0.3 else latin_language(stripped)
+
+
+def reply_language(text: str) -> str:
+    """The language most of a reply is written in (quotes and math left out)."""
+    prose = _prose(text)
+    return "zh" if cjk_share(prose) >= 0.5 else latin_language(prose)
 
 
 def _english_words(text: str, skip: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
@@ -246,9 +442,9 @@ def _english_words(text: str, skip: list[tuple[int, int]]) -> list[tuple[int, in
     return words
 
 
-def _english_in_chinese(text: str, skip: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _english_in_chinese(text: str, skip: list[tuple[int, int]]) -> list[tuple[int, int, float]]:
     words = _english_words(text, skip)
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, float]] = []
     i = 0
     while i < len(words):
         j = i
@@ -256,14 +452,55 @@ def _english_in_chinese(text: str, skip: list[tuple[int, int]]) -> list[tuple[in
             j += 1
         run = words[i : j + 1]
         if len(run) >= 2 or run[0][2].lower() in COMMON_ENGLISH:
-            spans.append((run[0][0], run[-1][1]))
+            spans.append((run[0][0], run[-1][1], 1.0))
+        elif _lone_word(text, run[0]):
+            spans.append((run[0][0], run[0][1], LONE_WORD_CONFIDENCE))
         i = j + 1
     return spans
 
 
-def _chinese_in_english(text: str, skip: list[tuple[int, int]]) -> list[tuple[int, int]]:
+LONE_WORD_CONFIDENCE = 0.7
+"""Confidence for one lowercase English word in Chinese prose: a technical term looks alike."""
+
+
+def _lone_word(text: str, word: tuple[int, int, str]) -> bool:
+    """A lowercase word of four letters or more with Chinese on both sides ("有点 tricky。")."""
+    start, end, value = word
+    if len(value) < 4 or not value.islower() or not re.search(r"[aeiouy]", value):
+        return False
+    before = text[max(0, start - 2) : start].strip()
+    after = text[end : end + 2].strip()
+    return bool(before and after and _CJK_NEAR.match(before[-1]) and _CJK_NEAR.match(after[0]))
+
+
+def _glued_function_words(text: str) -> list[tuple[int, int, float]]:
+    """An English function word written against Chinese characters ("not明确"), quoted or not."""
+    spans = []
+    for match in _GLUED.finditer(text):
+        word = match.group(1) or match.group(2)
+        if word.lower() in COMMON_ENGLISH and len(word) > 1:
+            start = max(0, match.start() - 20)
+            spans.append((start, min(len(text), match.end() + 4), 1.0))
+    return spans
+
+
+def _foreign_sentences(
+    text: str, skip: list[tuple[int, int]], want: str
+) -> list[tuple[int, int, float]]:
+    """Sentences written in another Latin-script language than ``want``."""
+    spans = []
+    for sentence in sentences(text):
+        if inside(sentence.start, skip) or len(_WORDS.findall(sentence.text)) < 4:
+            continue
+        language = latin_language(sentence.text)
+        if language != want:
+            spans.append((sentence.start, sentence.end, 1.0))
+    return spans
+
+
+def _chinese_in_english(text: str, skip: list[tuple[int, int]]) -> list[tuple[int, int, float]]:
     return [
-        m.span()
+        (m.start(), m.end(), 1.0)
         for m in CJK_RUN.finditer(text)
         if CJK.search(m.group()) and not inside(m.start(), skip)
     ]
@@ -275,30 +512,26 @@ def check_language_mixing(trace: TraceInput) -> list[Finding]:
     text = trace.text
     if not text.strip():
         return []
-    language = question_language(trace.question) if trace.question.strip() else None
+    replied = reply_language(text)
+    language = question_language(trace.question) if trace.question.strip() else replied
+    want = NAMES.get(language, language)
+    if replied != language:
+        message = prompts.FINDING_LANGUAGE_REPLY.format(want=want)
+        return [make_finding("language_mixing", message, text, 0, min(len(text), 200))]
     skip = excluded_spans(text) + [m.span() for m in _TAGS.finditer(text)]
-    prose = _TAGS.sub(" ", text)
-    if language is None:
-        language = "zh" if cjk_share(prose) >= 0.5 else "en"
-    reply_language = "zh" if cjk_share(prose) >= 0.5 else "en"
-    if reply_language != language:
-        want = "Chinese" if language == "zh" else "English"
-        return [
-            make_finding(
-                "language_mixing",
-                prompts.FINDING_LANGUAGE_REPLY.format(want=want),
-                text,
-                0,
-                min(len(text), 200),
-            )
-        ]
-    spans = _english_in_chinese(text, skip) if language == "zh" else _chinese_in_english(text, skip)
-    if not spans:
-        return []
-    want = "Chinese" if language == "zh" else "English"
-    other = "English" if language == "zh" else "Chinese"
+    if language == "zh":
+        spans = _english_in_chinese(text, skip)
+        other = "English"
+    else:
+        spans = _chinese_in_english(text, skip) + _glued_function_words(text)
+        other = "Chinese"
+        foreign = _foreign_sentences(text, skip, language)
+        if foreign and not spans:
+            other = latin_language(" ".join(text[a:b] for a, b, _ in foreign))
+            other = NAMES.get(other, other)
+        spans += foreign
     findings = []
-    for start, end in spans[:5]:
+    for start, end, confidence in sorted(spans)[:5]:
         quoted = text[start:end][:40]
         findings.append(
             make_finding(
@@ -307,6 +540,7 @@ def check_language_mixing(trace: TraceInput) -> list[Finding]:
                 text,
                 start,
                 end,
+                confidence=confidence,
             )
         )
     return findings
