@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from qvq_agent.agent.checks import Finding
     from qvq_agent.results import CountResult, SolveResult
     from qvq_agent.settings import RunSettings
 
@@ -103,6 +104,8 @@ class _LivePrinter:
             out.print("\n[yellow]… stopped: the reply started looping[/]")
         elif kind == "verdict":
             found = ", ".join(event["findings"]) or "no findings"
+            if event.get("notes"):
+                found += "; notes: " + ", ".join(event["notes"])
             out.print(f"\n[magenta]verifier: {event['verdict']}[/] ({escape(found)})")
 
 
@@ -119,6 +122,15 @@ def _print_summary(result: SolveResult) -> None:
     )
     for finding in result.findings:
         out.print(f"  [yellow]{finding['check']}[/]: {escape(finding['message'])}")
+    _print_notes(result.notes)
+
+
+def _print_notes(notes: list[Finding]) -> None:
+    for note in notes:
+        out.print(
+            f"  [dim]note · {note['check']} (confidence {note['confidence']:.2f}): "
+            f"{escape(note['message'])}[/]"
+        )
 
 
 def _finish(result: SolveResult | CountResult, as_json: bool) -> None:
@@ -412,6 +424,7 @@ def _print_verdict(result: Any) -> None:
         excerpt.stylize("bold reverse red", start - left + offset, min(end, right) - left + offset)
         out.print(f"  [yellow]{finding['check']}[/] [{start}:{end}] {escape(finding['message'])}")
         out.print(Text("    ").append(excerpt))
+    _print_notes(result.notes)
 
 
 @app.command(

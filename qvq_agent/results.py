@@ -33,6 +33,7 @@ def findings_json(findings: list[Finding]) -> list[dict[str, Any]]:
             "severity": f["severity"],
             "start": f["start"],
             "end": f["end"],
+            "confidence": f["confidence"],
         }
         for f in findings
     ]
@@ -48,6 +49,9 @@ class SolveResult:
     revisions: int = 0
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    """What the verifier found last and acted on (sent back, or gave up over)."""
+    notes: list[Finding] = field(default_factory=list)
+    """What it found last and did not act on: warnings and low-confidence findings."""
     usage: Usage = field(default_factory=_no_usage)
     error: str | None = None
 
@@ -68,6 +72,7 @@ class SolveResult:
                 for c in self.tool_calls
             ],
             "findings": findings_json(self.findings),
+            "notes": findings_json(self.notes),
             "usage": dict(self.usage),
             "error": self.error,
         }
@@ -81,6 +86,7 @@ def _solve_fields(values: dict[str, Any], error: str | None) -> dict[str, Any]:
         "revisions": values.get("revisions", 0),
         "tool_calls": list(values.get("tool_calls", [])),
         "findings": list(values.get("findings", [])),
+        "notes": list(values.get("notes", [])),
         "usage": values.get("usage") or _no_usage(),
         "error": error,
     }

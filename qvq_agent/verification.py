@@ -7,14 +7,15 @@ verifier node.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qvq_agent.agent.checks import DEFAULT_CHECKS, Finding, TraceInput, run_checks
-from qvq_agent.agent.checks.base import DEFAULT_REVISE_CONFIDENCE
+from qvq_agent.agent.checks.base import DEFAULT_REVISE_CONFIDENCE, split_findings
 from qvq_agent.agent.verifier import decide
 from qvq_agent.answers import extract_final_answer
+from qvq_agent.results import findings_json
 from qvq_agent.untrusted import UntrustedJSONError, load_json
 
 
@@ -45,8 +46,11 @@ class TraceVerdict:
     verdict: str
     answer: str | None
     findings: list[Finding]
+    """Findings that would send the model back."""
     trace: str
     note: str | None = None
+    notes: list[Finding] = field(default_factory=list)
+    """Findings that would only be reported: warnings and low-confidence ones."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``verify --json`` line."""
@@ -54,16 +58,8 @@ class TraceVerdict:
             "id": self.id,
             "verdict": self.verdict,
             "answer": self.answer,
-            "findings": [
-                {
-                    "check": f["check"],
-                    "message": f["message"],
-                    "start": f["start"],
-                    "end": f["end"],
-                    "confidence": f["confidence"],
-                }
-                for f in self.findings
-            ],
+            "findings": findings_json(self.findings),
+            "notes": findings_json(self.notes),
         }
         if self.note:
             out["note"] = self.note
@@ -128,11 +124,13 @@ def verify_trace(
     (the same rule as the verifier node)."""
     findings = run_checks(checks, TraceInput(record.trace, question=record.question))
     verdict = "revise" if decide(findings, True, threshold) == "revise" else "pass"
+    blocking, notes = split_findings(findings, threshold)
     return TraceVerdict(
         record.id,
         verdict,
         extract_final_answer(record.trace),
-        findings,
+        blocking,
         record.trace,
         record.note,
+        notes,
     )

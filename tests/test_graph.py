@@ -206,3 +206,24 @@ def test_live_events_stream_tokens(scene_path: Path) -> None:
     tokens = "".join(e["text"] for e in events if e["event"] == "token")
     assert tokens.endswith("**Final Answer**\n\n1")
     assert events[-1]["event"] == "verdict" and events[-1]["verdict"] == "pass"
+
+
+RECHECKS = (
+    "I count 7 circles, so the total is 7. Wait, let me check again. Counting once more, "
+    "the total is 7. Hmm, let me double-check. The total is 7. Wait, maybe I miscounted. "
+    "Looking again, the total is 7. Let me verify one more time: so the total is 7. "
+    "But wait, I am not sure about the corner. Counting the circles again gives 7. "
+    "Hold on, let me recount them. Still the total is 7.\n\n**Final Answer**\n\n7"
+)
+
+
+def test_a_finding_under_the_threshold_is_a_note_and_the_run_is_verified(
+    scene_path: Path,
+) -> None:
+    sent_back, _ = run(scene_path, [RECHECKS, "**Final Answer**\n\n7"])
+    assert sent_back.revisions == 1 and sent_back.status == "verified"
+    noted, _ = run(scene_path, [RECHECKS], revise_confidence=0.9)
+    assert noted.status == "verified" and noted.revisions == 0 and noted.findings == []
+    assert [n["check"] for n in noted.notes] == ["circular"]
+    assert noted.notes[0]["confidence"] < 0.9
+    assert noted.to_json()["notes"][0]["check"] == "circular"

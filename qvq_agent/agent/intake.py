@@ -44,6 +44,7 @@ def intake(state: SolveInput, runtime: Runtime[Context]) -> dict[str, Any]:
         "pending": [],
         "stream_findings": [],
         "findings": [],
+        "notes": [],
         "answer": None,
         "status": "running",
         "started_at": time.time(),

@@ -76,6 +76,7 @@ class SolveOutput(TypedDict):
     revisions: int
     tool_calls: list[ToolCallRecord]
     findings: list[Finding]
+    notes: list[Finding]
     usage: Usage
     error: str | None
 
@@ -104,7 +105,10 @@ class SolveState(TypedDict):
     stream_findings: list[Finding]
     """Findings of the online guard on the newest reply (a cut loop)."""
     findings: list[Finding]
-    """Findings of the last verification."""
+    """Findings of the last verification that sent the model back (or would have)."""
+    notes: list[Finding]
+    """Findings of the last verification that did not block (warnings, or under the run's
+    ``revise_confidence``): reported, not acted on."""
     answer: str | None
     """The final answer (text after the marker), once there is one."""
     status: Status

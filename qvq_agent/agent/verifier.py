@@ -17,7 +17,7 @@ from langgraph.types import Command
 
 from qvq_agent import prompts
 from qvq_agent.agent.checks import Finding, ToolOutcome, TraceInput, run_checks
-from qvq_agent.agent.checks.base import DEFAULT_REVISE_CONFIDENCE, blocks
+from qvq_agent.agent.checks.base import DEFAULT_REVISE_CONFIDENCE, blocks, split_findings
 from qvq_agent.agent.checks.grounding import find_claim, ungrounded_finding, verdict_says_no
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.llm import image_part, render, request
@@ -130,31 +130,30 @@ async def run_verification(
         findings.extend(grounded)
     can_revise = state["revisions"] < ctx.settings.max_revisions and budget_left(state, ctx)
     verdict = decide(findings, can_revise, threshold)
+    blocking, notes = split_findings(findings, threshold)
     answer = extract_final_answer(text, ctx.profile.answer_markers)
     write(
         {
             "event": "verdict",
             "verdict": verdict,
-            "findings": [f["check"] for f in findings],
+            "findings": [f["check"] for f in blocking],
+            "notes": [f["check"] for f in notes],
             "answer": answer,
         }
     )
-    spent: dict[str, object] = {"usage": usage} if usage else {}
+    reported: dict[str, object] = {"findings": blocking, "notes": notes}
+    if usage:
+        reported["usage"] = usage
     if verdict == "pass":
-        return Command(
-            goto=done,
-            update={"answer": answer, "status": "verified", "findings": findings, **spent},
-        )
+        return Command(goto=done, update={"answer": answer, "status": "verified", **reported})
     if verdict == "revise":
-        blocking = [f for f in findings if blocks(f, threshold)]
         return Command(
             goto="reason",
             update={
                 "messages": [HumanMessage(content=critique(blocking))],
                 "revisions": state["revisions"] + 1,
-                "findings": findings,
                 "stream_findings": [],
-                **spent,
+                **reported,
             },
         )
     return Command(
@@ -162,8 +161,7 @@ async def run_verification(
         update={
             "answer": answer if answer is not None else best_answer(state, ctx),
             "status": "unverified",
-            "findings": findings,
-            **spent,
+            **reported,
         },
     )
 

@@ -98,6 +98,14 @@ def blocks(finding: Finding, threshold: float = DEFAULT_REVISE_CONFIDENCE) -> bo
     return finding["severity"] == "error" and finding.get("confidence", 1.0) >= threshold
 
 
+def split_findings(
+    findings: Sequence[Finding], threshold: float = DEFAULT_REVISE_CONFIDENCE
+) -> tuple[list[Finding], list[Finding]]:
+    """The findings that send the model back, and the rest (warnings, low confidence): notes."""
+    blocking = [f for f in findings if blocks(f, threshold)]
+    return blocking, [f for f in findings if not blocks(f, threshold)]
+
+
 _REGISTRY: dict[str, Check] = {}
 
 
