@@ -46,6 +46,27 @@ Profile = Annotated[
 MaxSteps = Annotated[int | None, typer.Option(min=1, help="Model requests per run.")]
 MaxRevisions = Annotated[int | None, typer.Option(min=0, help="Verifier critiques per run.")]
 ExtraBody = Annotated[str | None, typer.Option(help="JSON merged into every request body.")]
+ReviseConfidence = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Findings at or above this confidence send the model back; the rest are notes "
+        "[env QVQ_AGENT_REVISE_CONFIDENCE, default 0.65].",
+    ),
+]
+Judge = Annotated[
+    bool | None,
+    typer.Option(
+        "--judge/--no-judge",
+        help="Ask a model (one short request) to confirm circular and answer_mismatch findings "
+        "before they send the model back [env QVQ_AGENT_JUDGE].",
+    ),
+]
+JudgeUrl = Annotated[
+    str | None, typer.Option(help="Endpoint of the judge (default: the served model's).")
+]
+JudgeModel = Annotated[str | None, typer.Option(help="Model of the judge (default: --model).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing live.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the answer.")]
 
@@ -158,6 +179,10 @@ def solve_command(
         list[str] | None, typer.Option("--choices", help="Multiple-choice options.")
     ] = None,
     extra_body: ExtraBody = None,
+    revise_confidence: ReviseConfidence = None,
+    judge: Judge = None,
+    judge_url: JudgeUrl = None,
+    judge_model: JudgeModel = None,
     graph: Annotated[
         str,
         typer.Option(help="solve (general), physics (givens, equations, answer checks) or count."),
@@ -203,6 +228,10 @@ def solve_command(
         profile=profile,
         max_steps=max_steps,
         max_revisions=max_revisions,
+        revise_confidence=revise_confidence,
+        judge=judge,
+        judge_base_url=judge_url,
+        judge_model=judge_model,
     )
     from qvq_agent.images import ImageLoadError
     from qvq_agent.profiles import UnknownProfileError
@@ -375,15 +404,47 @@ def verify_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per trace, per line.")
     ] = False,
+    revise_confidence: ReviseConfidence = None,
+    judge: Judge = None,
+    judge_url: JudgeUrl = None,
+    judge_model: JudgeModel = None,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Check reasoning traces for loops, circular re-checking, language mixing, slips."""
+    import asyncio
+
     from qvq_agent.agent.checks import DEFAULT_CHECKS, check_names
-    from qvq_agent.verification import TraceFileError, read_traces, verify_trace
 
     chosen = tuple(checks or DEFAULT_CHECKS)
     unknown = [c for c in chosen if c not in check_names()]
     if unknown:
         fail(f"unknown check {unknown[0]!r}; checks: {', '.join(check_names())}")
+    settings = run_settings(
+        None,
+        revise_confidence=revise_confidence,
+        judge=judge,
+        judge_base_url=judge_url,
+        judge_model=judge_model,
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+    )
+    bad = asyncio.run(_verify_file(file, question, chosen, settings, as_json))
+    if bad:
+        raise typer.Exit(1)
+
+
+async def _verify_file(
+    file: Path, question: str, checks: tuple[str, ...], settings: RunSettings, as_json: bool
+) -> int:
+    """Verify every trace of ``file``, printing each verdict as it comes; the bad lines."""
+    from qvq_agent.agent.context import Context
+    from qvq_agent.agent.llm import aclose_clients
+    from qvq_agent.verification import TraceFileError, averify_trace, read_traces, verify_trace
+
+    ctx = Context(settings=settings) if settings.judge else None
     bad = 0
     try:
         for item in read_traces(file, question):
@@ -391,7 +452,10 @@ def verify_command(
                 bad += 1
                 err.print(f"[bold red]error:[/] {escape(str(item))}")
                 continue
-            result = verify_trace(item, chosen)
+            if ctx is None:
+                result = verify_trace(item, checks, settings.revise_confidence)
+            else:
+                result = await averify_trace(item, checks, ctx)
             if result.note:
                 err.print(f"[yellow]note:[/] {escape(result.id)}: {escape(result.note)}")
             if as_json:
@@ -400,8 +464,9 @@ def verify_command(
                 _print_verdict(result)
     except TraceFileError as exc:
         fail(str(exc))
-    if bad:
-        raise typer.Exit(1)
+    finally:
+        await aclose_clients()
+    return bad
 
 
 def _print_verdict(result: Any) -> None:

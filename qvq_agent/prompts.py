@@ -165,6 +165,16 @@ GROUNDING_QUESTION = (
     "reason."
 )
 
+JUDGE_QUESTION = (
+    "A checker read a model's reasoning and flagged this passage.\n\n"
+    "Question the model was answering: {question}\n\n"
+    "Passage (the flagged part between >>> and <<<):\n{excerpt}\n\n"
+    "The checker says: {claim}\n\n"
+    'Is the checker right about this passage? Answer "yes" or "no" first, then one short reason.'
+)
+
+JUDGE_OVERRULED = "[overruled by the judge: {reason}] "
+
 FINDING_UNGROUNDED = (
     'Your claim "{claim}" does not hold when the region [{box}] is looked at alone ({reply}). '
     "Crop that region with `crop` and look again before you answer."

@@ -71,6 +71,15 @@ class RunSettings(BaseModel):
         description="Verifier findings at or above this confidence send the model back; "
         "the rest are reported as notes.",
     )
+    judge: bool = Field(
+        False,
+        description="Before a circular or answer_mismatch critique is sent, ask a model (one "
+        "short request) whether the quoted span really is that; a 'no' makes it a note.",
+    )
+    judge_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint of the judge (default: base_url)."
+    )
+    judge_model: str | None = Field(None, description="Model name of the judge (default: model).")
     extra_body: dict[str, Any] = Field(
         default_factory=dict,
         description="JSON merged into every request body (vLLM: structured_outputs, ...).",
@@ -80,6 +89,11 @@ class RunSettings(BaseModel):
     @classmethod
     def _readable_url(cls, value: str) -> str:
         return check_base_url(value)
+
+    @field_validator("judge_base_url")
+    @classmethod
+    def _readable_judge_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value)
 
     def with_overrides(self, **overrides: Any) -> RunSettings:
         """A copy with the given fields replaced (validated); ``None`` values are ignored.

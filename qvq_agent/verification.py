@@ -13,6 +13,8 @@ from typing import Any
 
 from qvq_agent.agent.checks import DEFAULT_CHECKS, Finding, TraceInput, run_checks
 from qvq_agent.agent.checks.base import DEFAULT_REVISE_CONFIDENCE, split_findings
+from qvq_agent.agent.context import Context
+from qvq_agent.agent.judge import judge_findings
 from qvq_agent.agent.verifier import decide
 from qvq_agent.answers import extract_final_answer
 from qvq_agent.results import findings_json
@@ -123,6 +125,19 @@ def verify_trace(
     """Run the checks on one trace; ``revise`` when an error at or above ``threshold`` remains
     (the same rule as the verifier node)."""
     findings = run_checks(checks, TraceInput(record.trace, question=record.question))
+    return _verdict(record, findings, threshold)
+
+
+async def averify_trace(record: TraceRecord, checks: Sequence[str], ctx: Context) -> TraceVerdict:
+    """:func:`verify_trace` with the context's threshold, and its judge when ``judge`` is on
+    (the served model is asked about each circular / answer_mismatch finding that would block)."""
+    findings = run_checks(checks, TraceInput(record.trace, question=record.question))
+    if ctx.settings.judge:
+        findings, _ = await judge_findings(ctx, record.question, record.trace, findings)
+    return _verdict(record, findings, ctx.settings.revise_confidence)
+
+
+def _verdict(record: TraceRecord, findings: list[Finding], threshold: float) -> TraceVerdict:
     verdict = "revise" if decide(findings, True, threshold) == "revise" else "pass"
     blocking, notes = split_findings(findings, threshold)
     return TraceVerdict(

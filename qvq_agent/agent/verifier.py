@@ -20,9 +20,10 @@ from qvq_agent.agent.checks import Finding, ToolOutcome, TraceInput, run_checks
 from qvq_agent.agent.checks.base import DEFAULT_REVISE_CONFIDENCE, blocks, split_findings
 from qvq_agent.agent.checks.grounding import find_claim, ungrounded_finding, verdict_says_no
 from qvq_agent.agent.context import Context
+from qvq_agent.agent.judge import judge_findings
 from qvq_agent.agent.llm import image_part, render, request
 from qvq_agent.agent.reasoner import budget_left
-from qvq_agent.agent.state import SolveState, Usage
+from qvq_agent.agent.state import SolveState, Usage, add_usage
 from qvq_agent.answers import extract_final_answer, find_final_answers
 from qvq_agent.tools.image_ops import pixel_box
 from qvq_agent.tools.registry import ToolEnv, ToolError
@@ -128,6 +129,11 @@ async def run_verification(
     if "ungrounded" in ctx.checks and not any(blocks(f, threshold) for f in findings):
         grounded, usage = await ground_claim(state, ctx, text)
         findings.extend(grounded)
+    if ctx.settings.judge:
+        question = str(state.get("question", ""))
+        findings, judged = await judge_findings(ctx, question, text, findings, write)
+        if judged is not None:
+            usage = add_usage(usage, judged)
     can_revise = state["revisions"] < ctx.settings.max_revisions and budget_left(state, ctx)
     verdict = decide(findings, can_revise, threshold)
     blocking, notes = split_findings(findings, threshold)
