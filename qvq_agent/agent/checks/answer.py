@@ -8,6 +8,7 @@ question), or the calculator's last result; and a multiple-choice answer that is
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from qvq_agent import prompts
 from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, register_check
@@ -83,13 +84,18 @@ def _mismatch(trace: TraceInput, start: int, end: int, message: str, confidence:
     return make_finding("answer_mismatch", message, trace.text, start, end, confidence=confidence)
 
 
+def _answer_key(text: str) -> Decimal | str:
+    """What a final answer says, cheaply: ``15`` and ``15.0`` share a key, as do ``(A)`` and
+    ``A``."""
+    number = notation.read_number(text)
+    if number is not None:
+        return number.value
+    return re.sub(r"[\s()$.*]+", "", notation.unwrap_latex(text)).lower()
+
+
 def _same_answer(a: str, b: str) -> bool:
-    """Two final answers say the same (``15`` and ``15.0``, ``(A)`` and ``A``), cheaply."""
-    na, nb = notation.read_number(a), notation.read_number(b)
-    if na is not None and nb is not None:
-        return na.value == nb.value
-    fold = [re.sub(r"[\s()$.*]+", "", notation.unwrap_latex(x)).lower() for x in (a, b)]
-    return fold[0] == fold[1]
+    """Two final answers say the same (see :func:`_answer_key`)."""
+    return _answer_key(a) == _answer_key(b)
 
 
 _CONCLUDING = re.compile(
@@ -159,10 +165,10 @@ def check_answer_mismatch(trace: TraceInput) -> list[Finding]:
         return []
     final = answers[-1]
     findings = []
-    distinct: list[str] = []
+    by_key: dict[Decimal | str, str] = {}
     for answer in answers:
-        if not any(_same_answer(answer.text, seen) for seen in distinct):
-            distinct.append(answer.text)
+        by_key.setdefault(_answer_key(answer.text), answer.text)
+    distinct = list(by_key.values())
     if len(distinct) > 1:
         shown = ", ".join(d if len(d) <= 60 else d[:59] + "…" for d in distinct)
         findings.append(

@@ -25,6 +25,7 @@ from qvq_agent.agent.checks.base import Finding, TraceInput, make_finding, regis
 from qvq_agent.agent.checks.spans import (
     CJK,
     CJK_RUN,
+    SpanSet,
     cjk_share,
     excluded_spans,
     inside,
@@ -410,9 +411,7 @@ def latin_language(text: str) -> str:
 
 
 def _prose(text: str) -> str:
-    for start, end in reversed(excluded_spans(text)):
-        text = text[:start] + " " + text[end:]
-    return _TAGS.sub(" ", text)
+    return _TAGS.sub(" ", SpanSet(excluded_spans(text)).blank(text))
 
 
 def question_language(question: str) -> str:
@@ -428,7 +427,7 @@ def reply_language(text: str) -> str:
     return "zh" if cjk_share(prose) >= 0.5 else latin_language(prose)
 
 
-def _english_words(text: str, skip: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+def _english_words(text: str, skip: SpanSet) -> list[tuple[int, int, str]]:
     words = []
     for match in _LATIN_TOKEN.finditer(text):
         word = match.group()
@@ -442,7 +441,7 @@ def _english_words(text: str, skip: list[tuple[int, int]]) -> list[tuple[int, in
     return words
 
 
-def _english_in_chinese(text: str, skip: list[tuple[int, int]]) -> list[tuple[int, int, float]]:
+def _english_in_chinese(text: str, skip: SpanSet) -> list[tuple[int, int, float]]:
     words = _english_words(text, skip)
     spans: list[tuple[int, int, float]] = []
     i = 0
@@ -484,9 +483,7 @@ def _glued_function_words(text: str) -> list[tuple[int, int, float]]:
     return spans
 
 
-def _foreign_sentences(
-    text: str, skip: list[tuple[int, int]], want: str
-) -> list[tuple[int, int, float]]:
+def _foreign_sentences(text: str, skip: SpanSet, want: str) -> list[tuple[int, int, float]]:
     """Sentences written in another Latin-script language than ``want``."""
     spans = []
     for sentence in sentences(text):
@@ -498,7 +495,7 @@ def _foreign_sentences(
     return spans
 
 
-def _chinese_in_english(text: str, skip: list[tuple[int, int]]) -> list[tuple[int, int, float]]:
+def _chinese_in_english(text: str, skip: SpanSet) -> list[tuple[int, int, float]]:
     return [
         (m.start(), m.end(), 1.0)
         for m in CJK_RUN.finditer(text)
@@ -518,7 +515,7 @@ def check_language_mixing(trace: TraceInput) -> list[Finding]:
     if replied != language:
         message = prompts.FINDING_LANGUAGE_REPLY.format(want=want)
         return [make_finding("language_mixing", message, text, 0, min(len(text), 200))]
-    skip = excluded_spans(text) + [m.span() for m in _TAGS.finditer(text)]
+    skip = SpanSet(excluded_spans(text) + [m.span() for m in _TAGS.finditer(text)])
     if language == "zh":
         spans = _english_in_chinese(text, skip)
         other = "English"

@@ -5,8 +5,9 @@ Small pure helpers shared by the checks; every span is ``(start, end)`` into the
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
@@ -63,9 +64,36 @@ def excluded_spans(text: str) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-def inside(position: int, spans: list[tuple[int, int]]) -> bool:
+class SpanSet:
+    """Spans merged into disjoint sorted ones: membership and blanking in log / linear time."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        self.spans = merged
+        self._starts = [start for start, _ in merged]
+
+    def __contains__(self, position: int) -> bool:
+        i = bisect.bisect_right(self._starts, position) - 1
+        return i >= 0 and position < self.spans[i][1]
+
+    def blank(self, text: str) -> str:
+        """``text`` with every span replaced by one space."""
+        pieces, pos = [], 0
+        for start, end in self.spans:
+            pieces += [text[pos:start], " "]
+            pos = max(pos, end)
+        pieces.append(text[pos:])
+        return "".join(pieces)
+
+
+def inside(position: int, spans: SpanSet) -> bool:
     """True when ``position`` lies in one of ``spans``."""
-    return any(start <= position < end for start, end in spans)
+    return position in spans
 
 
 def cjk_share(text: str) -> float:
