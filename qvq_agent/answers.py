@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from qvq_agent.profiles import DEFAULT_MARKERS
@@ -31,6 +31,9 @@ class FinalAnswer:
     """Offset of the marker in the trace."""
     end: int
     """Offset just past the answer."""
+    kind: str = field(default="", compare=False)
+    """``boxed`` for a bare ``\\boxed{}``, ``prose`` for "the answer is X"; empty for the other
+    formats."""
 
 
 class _Braces:
@@ -104,9 +107,13 @@ UNIVERSAL_MARKERS = (
 )
 """Markers read in every trace besides the profile's own: the formats models commonly use."""
 _TAGS = re.compile(r"<(answer|solution)>", re.IGNORECASE)
+_BOX_JOIN = re.compile(
+    r"[\s$,;]*(?:and|or|和|或|、|,|;|\\quad|\\text\{\s*(?:and|or)\s*\})?[\s$,;]*"
+)
 _ANSWER_LINE = re.compile(r"(?m)^[ \t#>*]*(?:\*\*)?(?:Answer|答案)(?:\*\*)?\s*[:：](?:\*\*)?")
 _PROSE_ANSWER = re.compile(
-    r"\b(?:the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)|答案(?:是|为))\s*[:：]?\s*"
+    r"(?:\bthe\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)|答案(?:是|为|[:：]))\s*"
+    r"[:：]?\s*"
     r"(?P<answer>[^\n。]{1,160}?)(?=\s*(?:[.。](?:\s|$)|\n|$))",
     re.IGNORECASE,
 )
@@ -146,6 +153,17 @@ def find_final_answers(text: str, markers: Sequence[str] = DEFAULT_MARKERS) -> l
             if inner is None:
                 continue
             answer, end = inner
+            if (
+                found
+                and found[-1].kind == "boxed"
+                and _BOX_JOIN.fullmatch(text[found[-1].end : pos])
+            ):
+                # "\boxed{2} and \boxed{3}": one answer with two parts
+                previous = found.pop()
+                joined = clean_answer(text[previous.start : end])
+                found.append(FinalAnswer(joined, previous.start, end, "boxed"))
+                covered_until = end
+                continue
         elif kind.startswith("tag:"):
             closing = f"</{kind[4:]}>"
             limit = min(len(text), pos + MAX_ANSWER_SCAN)
@@ -165,7 +183,7 @@ def find_final_answers(text: str, markers: Sequence[str] = DEFAULT_MARKERS) -> l
             end = body_start + lead + len(paragraph)
         cleaned = clean_answer(answer)
         if cleaned:
-            found.append(FinalAnswer(cleaned, pos, end))
+            found.append(FinalAnswer(cleaned, pos, end, "boxed" if kind == "boxed" else ""))
             covered_until = end
     if not found:
         # A sentence "the answer is X" is a final answer only near the end: one the model
@@ -174,7 +192,7 @@ def find_final_answers(text: str, markers: Sequence[str] = DEFAULT_MARKERS) -> l
         for match in _PROSE_ANSWER.finditer(text, tail_from):
             cleaned = clean_answer(match.group("answer"))
             if cleaned:
-                found.append(FinalAnswer(cleaned, match.start(), match.end("answer")))
+                found.append(FinalAnswer(cleaned, match.start(), match.end("answer"), "prose"))
     return found
 
 

@@ -155,6 +155,11 @@ FINDING_ANSWER_VS_LIST = (
 
 FINDING_ANSWER_VS_TOOL = "`calculate` gave {value} but you answered {answer}."
 
+FINDING_LETTER_VS_VALUE = (
+    "Your final answer {answer} is {chosen}, but your reasoning concluded {concluded}, which is "
+    "option {other}: answer with the letter of the value you found."
+)
+
 FINDING_NOT_A_CHOICE = (
     "Your answer {answer} is not one of the choices ({letters}): answer with one letter."
 )

@@ -231,7 +231,36 @@ def check_answer_mismatch(trace: TraceInput) -> list[Finding]:
                     )
                 )
     findings += _not_a_choice(trace, final)
+    findings += _letter_vs_value(trace, final, before)
     return findings
+
+
+def _letter_vs_value(trace: TraceInput, final: FinalAnswer, before: str) -> list[Finding]:
+    """A letter answer whose option value is not the value the last conclusion states, when that
+    value is another option's ("angle 1 is 105°, which is option C", C being 140°)."""
+    options = choices_of(trace)
+    letter = re.fullmatch(r"\(?([A-H])\)?\.?", final.text.strip())
+    if letter is None or letter.group(1) not in options:
+        return []
+    values = {k: v for k, v in ((k, _number(t)) for k, t in options.items()) if v is not None}
+    chosen = values.get(letter.group(1))
+    if chosen is None:
+        return []
+    for sentence in reversed(_SENTENCE_BREAK.split(before[-600:].strip())):
+        if not _CONCLUDING.search(sentence):
+            continue
+        said = {float(n.replace(",", "")) for n in NUMBER.findall(sentence)}
+        others = [k for k, v in values.items() if v in said and k != letter.group(1)]
+        if chosen in said or not others:
+            return []
+        message = prompts.FINDING_LETTER_VS_VALUE.format(
+            answer=letter.group(1),
+            chosen=options[letter.group(1)],
+            concluded=options[others[-1]],
+            other=others[-1],
+        )
+        return [_mismatch(trace, final.start, final.end, message, 0.8)]
+    return []
 
 
 def _words_then_number(

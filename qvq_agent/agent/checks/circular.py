@@ -4,16 +4,20 @@ It follows the *candidate answers* through the trace — numbers, option letters
 question offers (its choices, and categories it names or asks about: colours, materials, shapes,
 sizes, sides, months, weekdays, yes/no) — and scores what circular reasoning leaves behind:
 
-* **re-verification** (1 point each time): after a doubt ("wait", "let me check again", "再检查")
-  the model restates a conclusion it already reached — the same candidate, or a near-identical
-  concluding sentence — with no new evidence since (no number not said before, no tool result,
-  no different method named). Every repetition counts, not just the first;
+* **idle re-checks** (1 point each past the first two): a doubt ("wait", "let me check again",
+  "再检查"; doubts with nothing between them count once) followed by text that is under 60% new
+  (content words, numbers) before the next doubt, with no tool result and no different method
+  named. Two such re-checks are free: an honest double-check is not circular;
+* **dead ends again** (1 point each): a computed result the model rejected ("= 73, which is too
+  high") computed again;
 * **repeated computation** (1 point for each time past the second): the same computation
   (``80 - 66 = 14``) written a third time, a fourth, ...;
-* **oscillation** (1.5 points each): a concluded candidate that changes and comes back
-  (March → April → March; 105 → 140 → 105), or the model saying its results disagree;
-* **self-contradiction** (2 points each): a thing given two exclusive attributes ("the large red
-  sphere is of the shape of a cylinder"; X higher than Y and lower than Y in one sentence);
+* **oscillation** (1.5 points each): a concluded candidate word that changes and comes back
+  (March → April → March), a quantity whose stated value does ("angle 1 is 105°" → 140° →
+  105°), or the model saying its results disagree;
+* **self-contradiction** (3 points each: it fires alone): a thing given two exclusive
+  attributes ("the large red sphere is of the shape of a cylinder"; X higher than Y and lower
+  than Y in one sentence);
 * **idle alternatives** (0.5 each): "alternatively" / "或者" with no new number since the last.
 
 A trace that double-checks once or twice, or whose "wait" leads somewhere new, stays below the
@@ -482,7 +486,7 @@ def _contradictions(parts: list[Sentence]) -> list[Evidence]:
         for match in _ATTRIBUTE.finditer(sentence.text):
             if match.group(2).lower().rstrip("s") != match.group(3).lower():
                 start = sentence.start + match.start()
-                evidence.append(Evidence("contradiction", 2.0, start, start + len(match.group())))
+                evidence.append(Evidence("contradiction", 3.0, start, start + len(match.group())))
     return evidence
 
 
@@ -509,7 +513,9 @@ def circular_evidence(trace: TraceInput) -> list[Evidence]:
     """All circular evidence in the trace (before its final answer), in order."""
     parts = sentences(trace.text)
     answers = find_final_answers(trace.text, trace.answer_markers)
-    end = answers[0].start if answers else len(trace.text)
+    # Scan up to the first marked answer; "the answer is X" sentences are part of the reasoning.
+    marked = [a for a in answers if a.kind != "prose"]
+    end = (marked or answers[-1:])[0].start if answers else len(trace.text)
     head = trace.text[:end]
     found = (
         _reverifications(trace, end)
