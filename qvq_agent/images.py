@@ -9,10 +9,12 @@ original.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import math
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,59 @@ MAX_ASPECT_RATIO = 200
 
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
+
+
+class _Cache:
+    """A small thread-safe LRU map, bounded by its total size in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: Any, value: Any, size: int) -> None:
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._bytes -= old[1] if old else 0
+            self._items[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+_LOADED = _Cache(max_bytes=512 * 1024 * 1024)
+"""Decoded user images by file content: a second run on the same photo does not decode it again
+(pixels are never changed in place; every tool makes a new image)."""
+_URLS = _Cache(max_bytes=256 * 1024 * 1024)
+"""Data URLs by (file content, pixel budget): encoded once per process."""
+
+
+def clear_caches() -> None:
+    """Forget the decoded images and data URLs kept across runs (benchmarks, tests)."""
+    _LOADED.clear()
+    _URLS.clear()
+
+
+def content_digest(data: bytes) -> str:
+    """A short digest of a file's bytes: the key of the caches above."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class ImageLoadError(ValueError):
@@ -109,6 +164,36 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) 
     return load_image_file(path, max_pixels=max_pixels)[0]
 
 
+def _read(path: Path) -> bytes:
+    """The file's bytes, refused over :data:`MAX_FILE_BYTES` before reading.
+
+    Raises:
+        ImageLoadError: missing, a directory, unreadable or too large.
+    """
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ImageLoadError(f"{path}: the file is over {MAX_FILE_BYTES:,} bytes")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageLoadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageLoadError(f"{path}: is a directory, not an image") from None
+    except OSError as exc:
+        raise ImageLoadError(f"{path}: cannot read the image ({exc})") from None
+
+
+def _load_cached(path: Path, max_pixels: int) -> tuple[Image.Image, tuple[str, bytes] | None, str]:
+    """:func:`load_image_file` through the per-content cache; also the content digest."""
+    data = _read(path)
+    digest = content_digest(data)
+    cached = _LOADED.get(digest)
+    if cached is not None and cached[0].width * cached[0].height <= max_pixels:
+        return cached[0], cached[1], digest
+    image, original = _decode(path, data, max_pixels)
+    _LOADED.put(digest, (image, original), image.width * image.height * 3)
+    return image, original, digest
+
+
 SENDABLE = {"PNG": "image/png", "JPEG": "image/jpeg"}
 """File formats sent as they are when the image needs no resizing and no conversion."""
 
@@ -123,12 +208,15 @@ def load_image_file(
         ImageLoadError: as :func:`load_image`.
     """
     path = Path(path)
+    return _decode(path, _read(path), max_pixels)
+
+
+def _decode(
+    path: Path, data: bytes, max_pixels: int
+) -> tuple[Image.Image, tuple[str, bytes] | None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise ImageLoadError(f"{path}: the file is over {MAX_FILE_BYTES:,} bytes")
-            data = path.read_bytes()
             with Image.open(io.BytesIO(data)) as raw:
                 width, height = raw.size
                 if width * height > max_pixels:
@@ -150,10 +238,6 @@ def load_image_file(
                 return _to_rgb(oriented), original
     except ImageLoadError:
         raise
-    except FileNotFoundError:
-        raise ImageLoadError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageLoadError(f"{path}: is a directory, not an image") from None
     except UnidentifiedImageError:
         raise ImageLoadError(f"{path}: not an image file, or a format Pillow cannot read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -225,6 +309,8 @@ class ImageRecord:
     """File the user image was read from."""
     original: tuple[str, bytes] | None = None
     """The file's MIME type and bytes, when they show exactly ``image`` (sent unchanged)."""
+    digest: str | None = None
+    """Digest of the user image's file: its encodings are shared by every run in the process."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -257,8 +343,9 @@ class ImageStore:
 
     def add_file(self, path: str | Path) -> str:
         """Load a user image from a file; returns its id."""
-        image, original = load_image_file(path, max_pixels=self.max_image_pixels)
-        return self._add(ImageRecord("", image, source=str(path), original=original))
+        image, original, digest = _load_cached(Path(path), self.max_image_pixels)
+        record = ImageRecord("", image, source=str(path), original=original, digest=digest)
+        return self._add(record)
 
     def add_image(
         self,
@@ -304,6 +391,7 @@ class ImageStore:
                 to_parent=record.to_parent,
                 source=record.source,
                 original=record.original,
+                digest=record.digest,
             )
             return image_id
 
@@ -369,11 +457,23 @@ class ImageStore:
         as JPEG (quality 90); drawings, text and images with marks or a grid as PNG. Thread-safe;
         call it off the event loop (:func:`qvq_agent.agent.llm.render`).
         """
-        key = (image_id, profile.patch_factor, profile.min_pixels, profile.max_pixels)
+        budget = (profile.patch_factor, profile.min_pixels, profile.max_pixels)
+        key = (image_id, *budget)
         cached = self._encoded.get(key)
         if cached is not None:
             return cached[0]
         record = self.get(image_id)
+        shared = None if record.digest is None else (record.digest, *budget)
+        url = _URLS.get(shared) if shared is not None else None
+        if url is None:
+            url = self._encode(record, profile)
+            if shared is not None:
+                _URLS.put(shared, url, len(url))
+        with self._lock:
+            self._encoded[key] = (url, record.size)
+        return url
+
+    def _encode(self, record: ImageRecord, profile: ModelProfile) -> str:
         width, height = record.size
         in_budget = profile.min_pixels <= width * height <= profile.max_pixels
         if in_budget and record.original is not None:
@@ -381,15 +481,14 @@ class ImageStore:
         else:
             image = record.image
             if not in_budget:
-                new_w, new_h = self.resized_size(image_id, profile)
-                image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
+                new_h, new_w = seen_size(height, width, profile)
+                # reducing_gap: shrink by whole factors first (box filter), then resample: a
+                # 12 MP photo to 1 MP in a fifth of the time, indistinguishable once sent.
+                image = image.resize((new_w, new_h), Image.Resampling.BICUBIC, reducing_gap=3.0)
             mime, data = encode(
                 image, photo=record.operation not in ("mark", "grid") and is_photo(record.image)
             )
-        url = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-        with self._lock:
-            self._encoded[key] = (url, (width, height))
-        return url
+        return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
     def encode_count(self) -> int:
         """How many encodings are cached (for tests of the encode-once rule)."""

@@ -144,3 +144,81 @@ def test_mark_draws_numbered_points(env: ToolEnv) -> None:
     assert (marked != original).any()
     refused = run(env, "mark", image="img0", points=[[100, 1500]])
     assert not refused.ok and "outside" in refused.text
+
+
+# ---- 12 MP: sizes known before work, no pixels built that are not sent ------------------------
+
+
+def big_env(size: tuple[int, int] = (4000, 3000)) -> ToolEnv:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).ellipse([2890, 590, 2910, 610], fill=(255, 0, 0))
+    store = ImageStore()
+    store.add_image(image)
+    return ToolEnv(store, get_profile("qvq"))
+
+
+def test_zoom_never_builds_more_pixels_than_the_model_is_sent() -> None:
+    env = big_env()
+    result = run(env, "zoom", image="img0", bbox=[500, 0, 1000, 500], factor=2)
+    width, height = env.store.get("img1").size
+    assert result.ok and width * height <= env.profile.max_pixels
+    assert "the model is sent at most" in result.text
+    # The map back is exact: the dot's centre maps to where it is on the original.
+    (x, y) = env.store.points_to_root("img1", [(900.5 * width / 2000, 600.5 * height / 1500)])[0]
+    assert abs(x - 2900.5) < 1 and abs(y - 600.5) < 1
+
+
+def test_rotation_is_refused_before_any_pixel_is_rotated(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rotated before checking the size")
+
+    monkeypatch.setattr(cv2, "warpAffine", no_work)
+    result = run(big_env(), "rotate", image="img0", degrees=30)
+    assert not result.ok and "over 16,000,000 pixels" in result.text
+
+
+@pytest.mark.parametrize("degrees", [30, 90, -45, 180, 270, 12.5])
+def test_rotation_maps_back_exactly(degrees: float) -> None:
+    env = big_env((400, 300))
+    from PIL import ImageDraw
+
+    image = env.store.get("img0").image
+    ImageDraw.Draw(image).ellipse([290, 60, 310, 80], fill=(255, 0, 0))
+    assert run(env, "rotate", image="img0", degrees=degrees).ok
+    out = np.asarray(env.store.get("img1").image).astype(int)
+    ys, xs = np.where((out[:, :, 0] > 200) & (out[:, :, 1] < 80) & (out[:, :, 2] < 80))
+    (x, y) = env.store.points_to_root("img1", [(xs.mean() + 0.5, ys.mean() + 0.5)])[0]
+    assert abs(x - 300.5) < 0.5 and abs(y - 70.5) < 0.5
+
+
+def test_a_photo_is_decoded_and_encoded_once_per_process(tmp_path: Any) -> None:
+    from PIL import Image
+
+    from qvq_agent import images
+
+    images.clear_caches()
+    path = tmp_path / "photo.jpg"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (1500, 2000, 3), dtype=np.uint8)).save(path)
+    profile = get_profile("qvq")
+    first, second = ImageStore(), ImageStore()
+    first.add_file(path)
+    url = first.data_url("img0", profile)
+    calls = []
+    real = images.encode
+    images.encode = lambda *a, **k: calls.append(1) or real(*a, **k)  # type: ignore[assignment]
+    try:
+        second.add_file(path)
+        assert second.data_url("img0", profile) == url and calls == []
+        path.write_bytes(path.read_bytes() + b"\0")  # other content: encoded again
+        third = ImageStore()
+        third.add_file(path)
+        third.data_url("img0", profile)
+        assert calls == [1]
+    finally:
+        images.encode = real
+        images.clear_caches()

@@ -7,6 +7,7 @@ ends with the best answer so far, status ``unverified``, and the findings.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal, TypeVar
@@ -123,7 +124,10 @@ async def run_verification(
     last = next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
     text = str(last.content)
     pure = [c for c in (*ctx.checks, *extra_checks) if c != "ungrounded"]
-    findings = _dedupe([*state["stream_findings"], *run_checks(pure, trace(state, ctx, text))])
+    # The checks are CPU work (tens of ms on a long trace): off the event loop, so concurrent
+    # runs keep streaming meanwhile.
+    checked = await asyncio.to_thread(run_checks, pure, trace(state, ctx, text))
+    findings = _dedupe([*state["stream_findings"], *checked])
     usage = None
     threshold = ctx.settings.revise_confidence
     if "ungrounded" in ctx.checks and not any(blocks(f, threshold) for f in findings):

@@ -12,7 +12,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qvq_agent.images import MAX_ASPECT_RATIO, ImageStore
@@ -185,15 +185,22 @@ def tool_crop(env: ToolEnv, args: BoxArgs) -> ToolResult:
 def tool_zoom(env: ToolEnv, args: ZoomArgs) -> ToolResult:
     """Cut out a region and enlarge it by `factor` (2 by default, at most 4) to see small details."""
     box, note = pixel_box(env, args.image, args.bbox)
-    region = env.store.get(args.image).image.crop(box)
+    width, height = box[2] - box[0], box[3] - box[1]
     factor = args.factor
-    area = region.width * region.height
-    if area * factor * factor > MAX_OUTPUT_PIXELS:
-        factor = max(1.0, math.sqrt(MAX_OUTPUT_PIXELS / area))
-        note += f" (factor lowered to {factor:.2f} to stay under {MAX_OUTPUT_PIXELS:,} pixels)"
-    size = (max(1, round(region.width * factor)), max(1, round(region.height * factor)))
-    zoomed = region.resize(size, Image.Resampling.LANCZOS)
-    to_parent = _translate(box[0], box[1]) @ _scale(region.width / size[0], region.height / size[1])
+    # Never build more pixels than the model is sent: a zoom past the pixel budget would be
+    # shrunk back before sending, so it is made at the budget directly.
+    limit = min(MAX_OUTPUT_PIXELS, env.profile.max_pixels)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    if size[0] * size[1] > limit:
+        factor = math.sqrt(limit / (width * height))
+        size = (max(1, math.floor(width * factor)), max(1, math.floor(height * factor)))
+        note += (
+            f" (scaled {factor:.2f}x, not {args.factor:g}x: the model is sent at most "
+            f"{limit:,} pixels)"
+        )
+    source = env.store.get(args.image).image
+    zoomed = source.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+    to_parent = _translate(box[0], box[1]) @ _scale(width / size[0], height / size[1])
     new_id = env.store.add_image(
         zoomed,
         parent=args.image,
@@ -201,7 +208,7 @@ def tool_zoom(env: ToolEnv, args: ZoomArgs) -> ToolResult:
         params={"box": box, "factor": factor},
         to_parent=to_parent,
     )
-    return _result(env, f"Zoomed {args.image} at {_fmt(args.bbox)} by {factor:g}{note}", new_id)
+    return _result(env, f"Zoomed {args.image} at {_fmt(args.bbox)} by {factor:.3g}{note}", new_id)
 
 
 @tool(RotateArgs)
@@ -210,21 +217,42 @@ def tool_rotate(env: ToolEnv, args: RotateArgs) -> ToolResult:
     if not math.isfinite(args.degrees):
         raise ToolError("degrees must be a finite number")
     source = env.store.get(args.image).image
-    rotated = source.rotate(
-        args.degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(255, 255, 255)
-    )
-    check_shape(rotated.width, rotated.height, f"rotating {args.image}")
-    if rotated.width * rotated.height > MAX_OUTPUT_PIXELS:
-        raise ToolError(f"the rotated image would be over {MAX_OUTPUT_PIXELS:,} pixels; crop first")
+    w, h = source.size
     theta = math.radians(args.degrees)
     cos, sin = math.cos(theta), math.sin(theta)
-    # Rotation about the centres, in y-down pixel coordinates (PIL's counter-clockwise).
+    quarter = round(args.degrees / 90)
+    exact = math.isclose(args.degrees, 90 * quarter, abs_tol=1e-9)
+    if exact:
+        cos, sin = (1.0, 0.0, -1.0, 0.0)[quarter % 4], (0.0, 1.0, 0.0, -1.0)[quarter % 4]
+    # The size is known before rotating: refuse before any work.
+    new_w = max(1, math.ceil(abs(w * cos) + abs(h * sin) - 1e-6))
+    new_h = max(1, math.ceil(abs(w * sin) + abs(h * cos) - 1e-6))
+    check_shape(new_w, new_h, f"rotating {args.image}")
+    if new_w * new_h > MAX_OUTPUT_PIXELS:
+        raise ToolError(f"the rotated image would be over {MAX_OUTPUT_PIXELS:,} pixels; crop first")
+    # Rotation about the centres, in y-down pixel coordinates (counter-clockwise on screen).
     unrotate = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
-    to_parent = (
-        _translate(source.width / 2, source.height / 2)
-        @ unrotate
-        @ _translate(-rotated.width / 2, -rotated.height / 2)
-    )
+    to_parent = _translate(w / 2, h / 2) @ unrotate @ _translate(-new_w / 2, -new_h / 2)
+    if exact:
+        turn = (
+            None,
+            Image.Transpose.ROTATE_90,
+            Image.Transpose.ROTATE_180,
+            Image.Transpose.ROTATE_270,
+        )[quarter % 4]
+        rotated = source.copy() if turn is None else source.transpose(turn)
+    else:
+        # OpenCV puts pixel centres at whole coordinates; the maps here put them at +0.5.
+        to_child = (_translate(-0.5, -0.5) @ np.linalg.inv(to_parent) @ _translate(0.5, 0.5))[:2]
+        pixels = cv2.warpAffine(
+            np.asarray(source),
+            to_child,
+            (new_w, new_h),
+            flags=cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(255, 255, 255),
+        )
+        rotated = Image.fromarray(pixels)
     new_id = env.store.add_image(
         rotated,
         parent=args.image,
@@ -237,12 +265,16 @@ def tool_rotate(env: ToolEnv, args: RotateArgs) -> ToolResult:
 
 def _enhanced(image: Image.Image, mode: str) -> Image.Image:
     if mode == "contrast":
-        lab = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2LAB)
+        # Local contrast on the luma only (YCrCb: integer maths, no colour shift).
+        ycc = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2YCrCb)
         clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
-        lab[:, :, 0] = clahe.apply(lab[:, :, 0])
-        return Image.fromarray(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB))
+        ycc[:, :, 0] = clahe.apply(np.ascontiguousarray(ycc[:, :, 0]))
+        return Image.fromarray(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB))
     if mode == "sharpen":
-        return image.filter(ImageFilter.UnsharpMask(radius=2, percent=150, threshold=3))
+        # Unsharp mask: 2.5 x image - 1.5 x its blur (radius 2), as one OpenCV pass.
+        pixels = np.asarray(image)
+        blurred = cv2.GaussianBlur(pixels, (0, 0), 2.0)
+        return Image.fromarray(cv2.addWeighted(pixels, 2.5, blurred, -1.5, 0))
     if mode == "grayscale":
         return ImageOps.grayscale(image).convert("RGB")
     if mode == "invert":
