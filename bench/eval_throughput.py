@@ -19,10 +19,8 @@ import asyncio
 import json
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,10 @@ from PIL import Image, ImageDraw
 from qvq_agent.eval.datasets import load
 from qvq_agent.eval.runner import RunConfig, RunFolder, Runner
 from qvq_agent.settings import RunSettings
-from qvq_agent.testing import ReplayServer, Reply
+from qvq_agent.testing import Reply
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loopback import ServerProcess, serve
 
 CROP = '<tool_call>\n{"name": "crop", "arguments": {"image": "img0", "bbox": [0, 0, 500, 500]}}\n</tool_call>'
 FINAL = "The crop shows 3 squares.\n\n**Final Answer**\n\n3"
@@ -88,46 +89,6 @@ async def raw_loop(
     return spent
 
 
-def serve(wait_ms: float, port_file: Path, bodies_file: Path) -> None:
-    """The server process: serve until SIGTERM, then write the request bodies it got."""
-    import signal
-
-    with ReplayServer([script(wait_ms / 1000)], repeat_last=True) as server:
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        port_file.write_text(server.base_url)
-        stop.wait()
-        bodies_file.write_text(json.dumps([r.body for r in server.requests]))
-
-
-class ServerProcess:
-    """A replay server in a child process."""
-
-    def __init__(self, work: Path, wait_ms: float, name: str) -> None:
-        self.port_file = work / f"{name}.url"
-        self.bodies_file = work / f"{name}.bodies.json"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--serve",
-                str(self.port_file),
-                str(self.bodies_file),
-                "--wait-ms",
-                str(wait_ms),
-            ]
-        )
-        deadline = time.monotonic() + 60
-        while not self.port_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.base_url = self.port_file.read_text()
-
-    def stop(self) -> list[dict[str, Any]]:
-        self.process.terminate()
-        self.process.wait(timeout=60)
-        return list(json.loads(self.bodies_file.read_text()))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=64)
@@ -137,13 +98,15 @@ def main() -> None:
     parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.wait_ms, *args.serve)
+        serve(script(args.wait_ms / 1000), *args.serve)
         return
     work = Path(tempfile.mkdtemp(prefix="qvq-throughput-"))
     data = make_dataset(work / "data", args.items)
     ratios, agent_rates, raw_rates = [], [], []
     for round_ in range(args.rounds):
-        agent_server = ServerProcess(work, args.wait_ms, f"agent{round_}")
+        agent_server = ServerProcess(
+            __file__, work, f"agent{round_}", "--wait-ms", str(args.wait_ms)
+        )
         settings = RunSettings(base_url=agent_server.base_url, retries=0, max_revisions=0)
         dataset = load(str(data), None, work / "images")
         folder = RunFolder(work / f"run{round_}")
@@ -157,7 +120,7 @@ def main() -> None:
         for body in agent_server.stop():
             item = re.search(r"Item (\d{3})", json.dumps(body))
             bodies.setdefault(item.group(1) if item else "?", []).append(body)
-        raw_server = ServerProcess(work, args.wait_ms, f"raw{round_}")
+        raw_server = ServerProcess(__file__, work, f"raw{round_}", "--wait-ms", str(args.wait_ms))
         raw_s = asyncio.run(raw_loop(raw_server.base_url, bodies, args.concurrency))
         raw_server.stop()
         agent_rates.append(args.items / agent_s)

@@ -31,6 +31,8 @@ from qvq_agent.settings import RunSettings, Settings
 
 STREAM_MODES: list[StreamMode] = ["custom", "values"]
 """A list, so that LangGraph yields ``(mode, chunk)`` pairs."""
+QUIET_MODES: list[StreamMode] = ["values"]
+"""The modes of a run nobody listens to live."""
 
 Event = dict[str, Any]
 """A live event: ``{"event": "token" | "tool" | "verdict" | "cancelled" | "step", ...}``."""
@@ -128,9 +130,10 @@ async def _run(
     }
     values: dict[str, Any] = {}
     try:
-        async for mode, chunk in compiled.astream(
-            inputs, config, context=ctx, stream_mode=STREAM_MODES
-        ):
+        # Without a listener, live events are not asked for: LangGraph then drops them at the
+        # source (a token event per streamed chunk is most of the graph's own cost).
+        modes = STREAM_MODES if on_event is not None else QUIET_MODES
+        async for mode, chunk in compiled.astream(inputs, config, context=ctx, stream_mode=modes):
             part = cast(dict[str, Any], chunk)
             if mode == "values":
                 values = dict(part)
