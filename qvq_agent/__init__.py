@@ -1,7 +1,7 @@
 """qvq-agent: a LangGraph agent that makes a visual reasoning model look again and checks its work.
 
 Public API: :func:`solve`, :func:`asolve`, :func:`count`, :func:`acount`, :func:`build_graph`,
-:func:`run_tool`, :class:`Settings`, :class:`RunSettings`, :class:`Context`,
+:func:`run_tool`, :func:`as_tool`, :class:`Settings`, :class:`RunSettings`, :class:`Context`,
 :class:`ModelProfile` and the result types. Names are imported on first use, so that light parts of the package
 (the math worker process) start without loading LangGraph.
 """
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from qvq_agent.agent.context import Context
     from qvq_agent.graphs.solve import build_graph
     from qvq_agent.images import ImageLoadError, ImageStore
+    from qvq_agent.integrations import as_tool
     from qvq_agent.profiles import ModelProfile, get_profile, profile_for_model
     from qvq_agent.results import CountResult, PhysicsResult, SolveResult
     from qvq_agent.settings import RunSettings, Settings
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "Context": "qvq_agent.agent.context",
     "build_graph": "qvq_agent.graphs.solve",
+    "as_tool": "qvq_agent.integrations",
     "ImageLoadError": "qvq_agent.images",
     "ImageStore": "qvq_agent.images",
     "ModelProfile": "qvq_agent.profiles",
@@ -52,6 +54,7 @@ __all__ = [
     "Settings",
     "SolveResult",
     "acount",
+    "as_tool",
     "asolve",
     "build_graph",
     "count",

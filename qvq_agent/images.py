@@ -12,6 +12,7 @@ import base64
 import hashlib
 import io
 import math
+import re
 import threading
 import warnings
 from collections import OrderedDict
@@ -182,16 +183,72 @@ def _read(path: Path) -> bytes:
         raise ImageLoadError(f"{path}: cannot read the image ({exc})") from None
 
 
-def _load_cached(path: Path, max_pixels: int) -> tuple[Image.Image, tuple[str, bytes] | None, str]:
-    """:func:`load_image_file` through the per-content cache; also the content digest."""
-    data = _read(path)
+MAX_URL_SECONDS = 30.0
+"""An image URL must be fetched within this time."""
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
+
+
+def read_image_ref(ref: str) -> tuple[str, bytes]:
+    """The bytes of an image given as a file path, an ``http(s)://`` URL, a ``data:`` URL or
+    bare base64, and a name for messages (the path, the URL, or ``<base64 image>``).
+
+    Raises:
+        ImageLoadError: a path that cannot be read, a URL that cannot be fetched (or answers
+            with an error, or sends more than :data:`MAX_FILE_BYTES`), base64 that is not valid.
+    """
+    if ref.startswith(("http://", "https://")):
+        return ref, _fetch(ref)
+    if ref.startswith("data:"):
+        header, _, payload = ref.partition(",")
+        if ";base64" not in header:
+            raise ImageLoadError("a data: URL image must be base64 (data:image/png;base64,...)")
+        return "<data URL image>", _unbase64(payload, "<data URL image>")
+    if len(ref) > 512 and _BASE64.fullmatch(ref[:4096]):
+        return "<base64 image>", _unbase64(ref, "<base64 image>")
+    return ref, _read(Path(ref))
+
+
+def _unbase64(payload: str, name: str) -> bytes:
+    if len(payload) > MAX_FILE_BYTES * 4 // 3 + 4:
+        raise ImageLoadError(f"{name}: over {MAX_FILE_BYTES:,} bytes")
+    try:
+        return base64.b64decode("".join(payload.split()), validate=True)
+    except ValueError as exc:
+        raise ImageLoadError(f"{name}: not valid base64 ({exc})") from None
+
+
+def _fetch(url: str) -> bytes:
+    import httpx
+
+    try:
+        with httpx.stream("GET", url, timeout=MAX_URL_SECONDS, follow_redirects=True) as reply:
+            if reply.status_code != 200:
+                raise ImageLoadError(f"{url}: the server answered HTTP {reply.status_code}")
+            chunks, size = [], 0
+            for chunk in reply.iter_bytes():
+                size += len(chunk)
+                if size > MAX_FILE_BYTES:
+                    raise ImageLoadError(f"{url}: over {MAX_FILE_BYTES:,} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except httpx.HTTPError as exc:
+        raise ImageLoadError(f"{url}: cannot fetch it ({type(exc).__name__}: {exc})") from None
+
+
+def _load_cached(
+    ref: str, max_pixels: int
+) -> tuple[Image.Image, tuple[str, bytes] | None, str, str]:
+    """:func:`load_image_file` through the per-content cache, for any :func:`read_image_ref`;
+    also the content digest."""
+    name, data = read_image_ref(ref)
+    path = Path(name)
     digest = content_digest(data)
     cached = _LOADED.get(digest)
     if cached is not None and cached[0].width * cached[0].height <= max_pixels:
-        return cached[0], cached[1], digest
+        return cached[0], cached[1], digest, name
     image, original = _decode(path, data, max_pixels)
     _LOADED.put(digest, (image, original), image.width * image.height * 3)
-    return image, original, digest
+    return image, original, digest, name
 
 
 SENDABLE = {"PNG": "image/png", "JPEG": "image/jpeg"}
@@ -342,9 +399,14 @@ class ImageStore:
         return f"img{len(self._records)}"
 
     def add_file(self, path: str | Path) -> str:
-        """Load a user image from a file; returns its id."""
-        image, original, digest = _load_cached(Path(path), self.max_image_pixels)
-        record = ImageRecord("", image, source=str(path), original=original, digest=digest)
+        """Load a user image from a file path — or an ``http(s)`` URL, a ``data:`` URL, bare
+        base64 (:func:`read_image_ref`); returns its id.
+
+        Raises:
+            ImageLoadError: the image cannot be read; the message names it.
+        """
+        image, original, digest, name = _load_cached(str(path), self.max_image_pixels)
+        record = ImageRecord("", image, source=name, original=original, digest=digest)
         return self._add(record)
 
     def add_image(

@@ -197,7 +197,7 @@ async def acount(
 
 def count(image: str | Path, question: str, **kwargs: Any) -> CountResult:
     """Synchronous :func:`acount` (not for use inside a running event loop)."""
-    return asyncio.run(_closing(acount(image, question, **kwargs)))
+    return asyncio.run(closing(acount(image, question, **kwargs)))
 
 
 def solve(
@@ -206,10 +206,10 @@ def solve(
     **kwargs: Any,
 ) -> SolveResult:
     """Synchronous :func:`asolve` (not for use inside a running event loop)."""
-    return asyncio.run(_closing(asolve(images, question, **kwargs)))
+    return asyncio.run(closing(asolve(images, question, **kwargs)))
 
 
-async def _closing(run: Awaitable[T]) -> T:
+async def closing(run: Awaitable[T]) -> T:
     """Await ``run``, then close the OpenAI clients its event loop opened."""
     try:
         return await run
@@ -224,6 +224,7 @@ __all__ = [
     "SolveResult",
     "acount",
     "asolve",
+    "closing",
     "count",
     "make_context",
     "solve",
