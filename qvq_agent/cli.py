@@ -772,6 +772,29 @@ def serve_command(
     os.execvp(args[0], args)
 
 
+@app.command("mcp")
+def mcp_command(
+    transport: Annotated[
+        str, typer.Option(help="stdio (a client starts this command) or http (streamable HTTP).")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(help="Address to listen on (http).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on (http).")] = 8765,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key: ApiKey = None,
+    profile: Profile = None,
+) -> None:
+    """Serve the image tools, exact math and ask_about_image over MCP."""
+    if transport not in ("stdio", "http"):
+        fail(f"unknown transport {transport!r}; transports: stdio, http")
+    try:
+        from qvq_agent.mcp_server import serve
+    except ImportError as exc:
+        fail(f"the MCP server needs the mcp package: pip install 'qvq-agent[agents]' ({exc})")
+    settings = run_settings(None, base_url=base_url, model=model, api_key=api_key, profile=profile)
+    serve(settings, "stdio" if transport == "stdio" else "http", host, port)
+
+
 @app.command("profiles")
 def profiles_command() -> None:
     """List the model profiles."""

@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     ("qvq_agent.eval",),
     ("qvq_agent.testing",),
-    ("qvq_agent.cli", "qvq_agent"),
+    ("qvq_agent.cli", "qvq_agent.mcp_server", "qvq_agent"),
 ]
 """Bottom to top; a module may import its own layer and the layers below it."""
 
