@@ -22,6 +22,8 @@ DEFAULT_MARKERS = ("**Final Answer**", "**答案**", "\\boxed{", "<answer>")
 TOOL_CALL_STOP = "</tool_call>"
 PATCH_FACTOR = 28
 """Qwen2-VL: 14-pixel patches merged 2x2, so image sides are multiples of 28."""
+QWEN3_PATCH_FACTOR = 32
+"""Qwen3-VL: 16-pixel patches merged 2x2."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +53,9 @@ class ModelProfile:
     answer_markers: tuple[str, ...] = DEFAULT_MARKERS
     """How a final answer is marked, most specific first."""
     reasoning_field: ReasoningField = "content"
-    """Where the reasoning arrives in the server's reply."""
+    """Where the reasoning arrives in the server's reply: ``content`` (inline, maybe in
+    ``<think>``), or ``reasoning_content`` (a separate field; the client reads it either way and
+    puts it back inside ``<think>...</think>`` so the whole trace is verified)."""
     max_images: int = 8
     """Images per request the server accepts (``--limit-mm-per-prompt``)."""
     aliases: tuple[str, ...] = field(default=())
@@ -83,6 +87,17 @@ PROFILES: dict[str, ModelProfile] = {
             coord_frame="norm1000",
             system_prompt=prompts.QVQ_SYSTEM,
             aliases=("qvq",),
+        ),
+        ModelProfile(
+            name="qwen3-vl",
+            coord_frame="norm1000",
+            system_prompt=prompts.GENERIC_SYSTEM,
+            # 16-pixel patches merged 2x2: sides are multiples of 32.
+            patch_factor=QWEN3_PATCH_FACTOR,
+            min_pixels=64 * QWEN3_PATCH_FACTOR * QWEN3_PATCH_FACTOR,
+            max_pixels=1280 * QWEN3_PATCH_FACTOR * QWEN3_PATCH_FACTOR,
+            reasoning_field="reasoning_content",
+            aliases=("qwen3-vl", "qwen3_vl", "qwen3vl"),
         ),
         ModelProfile(
             name="qwen2.5-vl",

@@ -46,7 +46,7 @@ class RunSettings(BaseModel):
     api_key: str = Field("EMPTY", description="API key; vLLM accepts any unless started with one.")
     profile: str | None = Field(
         None,
-        description="Model profile (qvq, qvq-max, qwen2-vl, qwen2.5-vl, openai); "
+        description="Model profile (qvq, qvq-max, qwen3-vl, qwen2-vl, qwen2.5-vl, openai); "
         "picked from the model name when not given.",
     )
     max_steps: int = Field(12, ge=1, description="Model requests per run, revisions included.")

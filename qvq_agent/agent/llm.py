@@ -181,6 +181,7 @@ async def _deltas(ctx: Context, messages: Sequence[BaseMessage]) -> AsyncGenerat
             AsyncGenerator[AIMessageChunk, None],
             ctx.chat_model.astream(list(messages), stop=list(ctx.profile.stop)),
         )
+        joiner = ThinkJoiner()
         async with aclosing(stream) as chunks:
             async for chunk in chunks:
                 meta = getattr(chunk, "usage_metadata", None)
@@ -189,7 +190,8 @@ async def _deltas(ctx: Context, messages: Sequence[BaseMessage]) -> AsyncGenerat
                     if meta
                     else None
                 )
-                yield _delta_text(chunk, ctx), counted
+                reasoning = _reasoning(getattr(chunk, "additional_kwargs", None))
+                yield joiner.feed(reasoning, str(chunk.text or "")), counted
         return
     settings = ctx.settings
     temperature = settings.temperature
@@ -208,6 +210,7 @@ async def _deltas(ctx: Context, messages: Sequence[BaseMessage]) -> AsyncGenerat
     if settings.extra_body:
         options["extra_body"] = dict(settings.extra_body)
     stream = await openai_client(ctx).chat.completions.create(**options)
+    joiner = ThinkJoiner()
     try:
         async for chunk in stream:
             counted = None
@@ -216,13 +219,37 @@ async def _deltas(ctx: Context, messages: Sequence[BaseMessage]) -> AsyncGenerat
             text = ""
             for choice in chunk.choices:
                 delta = choice.delta
-                if ctx.profile.reasoning_field == "reasoning_content":
-                    extra = getattr(delta, "model_extra", None) or {}
-                    text += str(extra.get("reasoning_content") or extra.get("reasoning") or "")
-                text += delta.content or ""
+                text += joiner.feed(_reasoning(getattr(delta, "model_extra", None)), delta.content)
             yield text, counted
     finally:
         await stream.close()
+
+
+def _reasoning(fields: dict[str, Any] | None) -> str:
+    """The reasoning in a delta's extra fields: ``reasoning_content`` (QVQ-Max, vLLM's reasoning
+    parsers before 0.10) or ``reasoning`` (newer vLLM)."""
+    if not fields:
+        return ""
+    return str(fields.get("reasoning_content") or fields.get("reasoning") or "")
+
+
+class ThinkJoiner:
+    """Joins a reply whose reasoning arrives apart from its content (a server with a reasoning
+    parser, QVQ-Max) into one text: the reasoning inside ``<think>...</think>``, then the
+    content, so the trace is verified whole and tool calls written while thinking are found."""
+
+    def __init__(self) -> None:
+        self.thinking = False
+
+    def feed(self, reasoning: str | None, content: str | None) -> str:
+        out = ""
+        if reasoning:
+            out += reasoning if self.thinking else "<think>\n" + reasoning
+            self.thinking = True
+        if content:
+            out += "\n</think>\n\n" + content if self.thinking else content
+            self.thinking = False
+        return out
 
 
 def openai_message(message: BaseMessage) -> dict[str, Any]:
@@ -282,15 +309,6 @@ def _next_timeout(loop: asyncio.AbstractEventLoop, idle: float, end: float | Non
 def _clip(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _delta_text(chunk: Any, ctx: Context) -> str:
-    """The reasoning text in a chunk (``reasoning_content`` for profiles that put it there)."""
-    if ctx.profile.reasoning_field == "reasoning_content":
-        extra = getattr(chunk, "additional_kwargs", {}) or {}
-        reasoning = extra.get("reasoning_content") or ""
-        return str(reasoning) + str(chunk.text or "")
-    return str(chunk.text or "")
 
 
 def system_prompt(ctx: Context, image_ids: Sequence[str]) -> str:

@@ -36,6 +36,10 @@ class Reply:
     keep-alive comments only, HTML), ``delay_s`` apart."""
     content_type: str = "text/event-stream"
     """Content type of a ``raw`` body."""
+    reasoning: str = ""
+    """Streamed first, in ``reasoning_field`` deltas (a server with a reasoning parser)."""
+    reasoning_field: str = "reasoning_content"
+    """``reasoning_content`` (QVQ-Max's API, vLLM before 0.10) or ``reasoning`` (newer vLLM)."""
 
 
 ScriptItem = str | Reply | Callable[[dict[str, Any]], "str | Reply"]
@@ -188,7 +192,14 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 return
             stop = body.get("stop") or []
             stop = [stop] if isinstance(stop, str) else stop
-            text = apply_stop(reply.text, stop) if server.honour_stop else reply.text
+            reasoning = apply_stop(reply.reasoning, stop) if server.honour_stop else reply.reasoning
+            stopped = server.honour_stop and reasoning != reply.reasoning
+            text = (
+                ""
+                if stopped
+                else (apply_stop(reply.text, stop) if server.honour_stop else reply.text)
+            )
+            thoughts = [(reply.reasoning_field, t) for t in split_tokens(reasoning)]
             tokens = split_tokens(text)
             limit = body.get("max_completion_tokens") or body.get("max_tokens")
             finish = "stop"
@@ -196,11 +207,12 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 tokens, finish = tokens[: int(limit)], "length"
             usage = {
                 "prompt_tokens": max(1, length // 4),
-                "completion_tokens": len(tokens),
-                "total_tokens": max(1, length // 4) + len(tokens),
+                "completion_tokens": len(thoughts) + len(tokens),
+                "total_tokens": max(1, length // 4) + len(thoughts) + len(tokens),
             }
             if body.get("stream"):
-                self._stream(record, body, tokens, finish, usage, reply.delay_s)
+                pieces = thoughts + [("content", t) for t in tokens]
+                self._stream(record, body, pieces, finish, usage, reply.delay_s)
             else:
                 record.sent_tokens, record.finished = len(tokens), True
                 self._json(
@@ -244,7 +256,7 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             self,
             record: Recorded,
             body: dict[str, Any],
-            tokens: list[str],
+            tokens: list[tuple[str, str]],
             finish: str,
             usage: dict[str, int],
             delay_s: float,
@@ -273,10 +285,10 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                         "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}],
                     }
                 )
-                for token in tokens:
+                for field_name, token in tokens:
                     if delay_s:
                         time.sleep(delay_s)
-                    send({**base, "choices": [{"index": 0, "delta": {"content": token}}]})
+                    send({**base, "choices": [{"index": 0, "delta": {field_name: token}}]})
                     record.sent_tokens += 1
                 send({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                 if (body.get("stream_options") or {}).get("include_usage"):
