@@ -41,7 +41,9 @@ Model = Annotated[str | None, typer.Option(help="Model name on the server [env Q
 ApiKey = Annotated[str | None, typer.Option(help="API key of the server [env QVQ_AGENT_API_KEY].")]
 Profile = Annotated[
     str | None,
-    typer.Option(help="qvq, qvq-max, qwen3-vl, qwen2-vl, qwen2.5-vl, openai [env QVQ_AGENT_PROFILE]."),
+    typer.Option(
+        help="qvq, qvq-max, qwen3-vl, qwen2-vl, qwen2.5-vl, openai [env QVQ_AGENT_PROFILE]."
+    ),
 ]
 MaxSteps = Annotated[int | None, typer.Option(min=1, help="Model requests per run.")]
 MaxRevisions = Annotated[int | None, typer.Option(min=0, help="Verifier critiques per run.")]
