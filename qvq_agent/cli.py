@@ -65,6 +65,13 @@ Judge = Annotated[
         "before they send the model back [env QVQ_AGENT_JUDGE].",
     ),
 ]
+ToolProtocolOption = Annotated[
+    str | None,
+    typer.Option(
+        help="text (<tool_call> blocks) or native (the server's tool calling: vLLM with "
+        "--enable-auto-tool-choice --tool-call-parser hermes) [env QVQ_AGENT_TOOL_PROTOCOL]."
+    ),
+]
 JudgeUrl = Annotated[
     str | None, typer.Option(help="Endpoint of the judge (default: the served model's).")
 ]
@@ -185,6 +192,7 @@ def solve_command(
     judge: Judge = None,
     judge_url: JudgeUrl = None,
     judge_model: JudgeModel = None,
+    tool_protocol: ToolProtocolOption = None,
     graph: Annotated[
         str,
         typer.Option(help="solve (general), physics (givens, equations, answer checks) or count."),
@@ -234,6 +242,7 @@ def solve_command(
         judge=judge,
         judge_base_url=judge_url,
         judge_model=judge_model,
+        tool_protocol=tool_protocol,
     )
     from qvq_agent.images import ImageLoadError
     from qvq_agent.profiles import UnknownProfileError

@@ -43,6 +43,16 @@ Available tools (JSON schema of the arguments):
 
 When you are done, end with a line "**Final Answer**" followed by the answer alone."""
 
+NATIVE_TOOLS_NOTE = """
+You can look at the image again or compute exactly by calling the tools you are given; a tool's
+new image comes back in the next user message. Images are named by id: the user's images are
+{image_ids}; every image a tool makes gets the next id. Boxes are [x1, y1, x2, y2] and points
+are [x, y], in {frame}.
+
+When you are done, end with a line "**Final Answer**" followed by the answer alone."""
+
+TOOL_IMAGES = "Images made by {name}:"
+
 QUESTION = "{question}"
 
 TOOL_RESPONSE = "<tool_response>\n{body}\n</tool_response>"

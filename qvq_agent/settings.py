@@ -8,7 +8,7 @@ take their help text from the descriptions here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -48,6 +48,12 @@ class RunSettings(BaseModel):
         None,
         description="Model profile (qvq, qvq-max, qwen3-vl, qwen2-vl, qwen2.5-vl, openai); "
         "picked from the model name when not given.",
+    )
+    tool_protocol: Literal["text", "native"] | None = Field(
+        None,
+        description="How the model calls tools: text (<tool_call> blocks in the reply) or "
+        "native (the server's tool calling: vLLM with --enable-auto-tool-choice "
+        "--tool-call-parser hermes); default: the profile's.",
     )
     max_steps: int = Field(12, ge=1, description="Model requests per run, revisions included.")
     max_revisions: int = Field(2, ge=0, description="Verifier critiques before giving up.")

@@ -9,7 +9,7 @@ the checks).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
@@ -47,6 +47,9 @@ class Context:
             self.settings = RunSettings.model_validate(raw)
         if self.profile is None:
             self.profile = resolve_profile(self.settings.model, self.settings.profile)
+        protocol = self.settings.tool_protocol
+        if protocol is not None and protocol != self.profile.tool_protocol:
+            self.profile = replace(self.profile, tool_protocol=protocol)
 
     @property
     def recursion_limit(self) -> int:

@@ -25,6 +25,7 @@ from langchain_core.messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
+    ToolMessage,
 )
 from langchain_openai import ChatOpenAI
 
@@ -32,6 +33,7 @@ from qvq_agent import prompts
 from qvq_agent.agent.checks.loop import LoopDetector, LoopHit
 from qvq_agent.agent.context import Context
 from qvq_agent.agent.state import Usage
+from qvq_agent.profiles import TOOL_CALL_STOP
 from qvq_agent.serving import vllm_command
 
 SystemPrompt = Literal["tools", "plain", "none"]
@@ -90,6 +92,38 @@ class Reply:
     """Where the loop guard cut it."""
     out_of_time: bool = False
     """The run's wall-clock budget ran out while the reply was streaming."""
+    native_calls: tuple[NativeCall, ...] = ()
+    """Tool calls the server parsed out of the reply (native protocol)."""
+
+
+@dataclass(frozen=True)
+class NativeCall:
+    """A tool call as the server sent it: its id, the tool's name, the arguments' JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class NativeCalls:
+    """Tool calls streamed in pieces (``delta.tool_calls`` by index), put together."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, dict[str, str]] = {}
+
+    def feed(
+        self, index: int, call_id: str | None, name: str | None, arguments: str | None
+    ) -> None:
+        part = self._parts.setdefault(index, {"id": "", "name": "", "arguments": ""})
+        part["id"] = call_id or part["id"]
+        part["name"] += name or ""
+        part["arguments"] += arguments or ""
+
+    def calls(self) -> tuple[NativeCall, ...]:
+        return tuple(
+            NativeCall(p["id"] or f"call_{i}", p["name"], p["arguments"])
+            for i, p in sorted(self._parts.items())
+        )
 
 
 MALFORMED = (TypeError, KeyError, AttributeError, ValueError, RecursionError, IndexError)
@@ -121,6 +155,7 @@ async def request(
             says what happened).
     """
     detector = LoopDetector() if (ctx.loop_guard if guard is None else guard) else None
+    native = NativeCalls()
     pieces: list[str] = []
     chunks = 0
     usage = Usage(prompt_tokens=0, completion_tokens=0, requests=1)
@@ -130,7 +165,7 @@ async def request(
     out_of_time = False
     try:
         with server_errors(ctx):
-            source = _deltas(ctx, messages)
+            source = _deltas(ctx, messages, native)
             async with aclosing(source) as deltas:  # closing the stream cancels the request
                 async with asyncio.timeout_at(_next_timeout(loop, idle, end)) as timer:
                     async for delta, counted in deltas:
@@ -166,20 +201,40 @@ async def request(
         # A cancelled stream sends no usage; vLLM streams about a token per chunk.
         usage["completion_tokens"] = len(pieces)
     hit = detector.hit if detector is not None else None
-    return Reply("".join(pieces), usage, hit, out_of_time)
+    return Reply("".join(pieces), usage, hit, out_of_time, native.calls())
 
 
 Delta = tuple[str, tuple[int, int] | None]
 """A piece of the reply's text, and (prompt, completion) tokens when the chunk reports them."""
 
 
-async def _deltas(ctx: Context, messages: Sequence[BaseMessage]) -> AsyncGenerator[Delta, None]:
+def native_tools(ctx: Context) -> list[dict[str, Any]]:
+    """The tools to send with each request: all of them for the native protocol, else none."""
+    if ctx.profile.tool_protocol != "native" or not ctx.tools.names:
+        return []
+    return ctx.tools.openai_tools()
+
+
+def stop_strings(ctx: Context) -> list[str]:
+    """The profile's stop strings; with native tools not ``</tool_call>``: the server's tool
+    parser needs the whole block."""
+    if native_tools(ctx):
+        return [s for s in ctx.profile.stop if s != TOOL_CALL_STOP]
+    return list(ctx.profile.stop)
+
+
+async def _deltas(
+    ctx: Context, messages: Sequence[BaseMessage], native: NativeCalls
+) -> AsyncGenerator[Delta, None]:
     """The reply as it streams: through the OpenAI SDK, or through ``ctx.chat_model`` when the
-    context brings one (tests, other LangChain providers)."""
+    context brings one (tests, other LangChain providers; native tools bound with
+    ``bind_tools``). Native tool calls are collected in ``native``."""
+    tools = native_tools(ctx)
     if ctx.chat_model is not None:
+        model: Any = ctx.chat_model.bind_tools(tools) if tools else ctx.chat_model
         stream = cast(
             AsyncGenerator[AIMessageChunk, None],
-            ctx.chat_model.astream(list(messages), stop=list(ctx.profile.stop)),
+            model.astream(list(messages), stop=stop_strings(ctx)),
         )
         joiner = ThinkJoiner()
         async with aclosing(stream) as chunks:
@@ -191,6 +246,13 @@ async def _deltas(ctx: Context, messages: Sequence[BaseMessage]) -> AsyncGenerat
                     else None
                 )
                 reasoning = _reasoning(getattr(chunk, "additional_kwargs", None))
+                for piece in getattr(chunk, "tool_call_chunks", None) or []:
+                    native.feed(
+                        int(piece.get("index") or 0),
+                        piece.get("id"),
+                        piece.get("name"),
+                        piece.get("args"),
+                    )
                 yield joiner.feed(reasoning, str(chunk.text or "")), counted
         return
     settings = ctx.settings
@@ -203,8 +265,10 @@ async def _deltas(ctx: Context, messages: Sequence[BaseMessage]) -> AsyncGenerat
         "stream": True,
         "stream_options": {"include_usage": True},
         "max_tokens": settings.max_tokens or ctx.profile.max_new_tokens,
-        "stop": list(ctx.profile.stop) or None,
+        "stop": stop_strings(ctx) or None,
     }
+    if tools:
+        options["tools"] = tools
     if temperature is not None:
         options["temperature"] = temperature
     if settings.extra_body:
@@ -220,6 +284,14 @@ async def _deltas(ctx: Context, messages: Sequence[BaseMessage]) -> AsyncGenerat
             for choice in chunk.choices:
                 delta = choice.delta
                 text += joiner.feed(_reasoning(getattr(delta, "model_extra", None)), delta.content)
+                for call in delta.tool_calls or []:
+                    function = call.function
+                    native.feed(
+                        call.index,
+                        call.id,
+                        function.name if function else None,
+                        function.arguments if function else None,
+                    )
             yield text, counted
     finally:
         await stream.close()
@@ -253,10 +325,22 @@ class ThinkJoiner:
 
 
 def openai_message(message: BaseMessage) -> dict[str, Any]:
-    """A rendered message as the OpenAI chat API takes it."""
-    role = {"system": "system", "human": "user", "ai": "assistant"}.get(message.type)
+    """A rendered message as the OpenAI chat API takes it (native tool calls and ``tool``
+    results included)."""
+    role = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}.get(
+        message.type
+    )
     if role is None:
         raise ValueError(f"a {message.type} message cannot be sent")
+    if isinstance(message, ToolMessage):
+        return {
+            "role": "tool",
+            "tool_call_id": message.tool_call_id,
+            "content": str(message.content),
+        }
+    calls = message.additional_kwargs.get(NATIVE_CALLS) if role == "assistant" else None
+    if calls:
+        return {"role": "assistant", "content": str(message.content) or None, "tool_calls": calls}
     content = message.content
     if isinstance(content, list):
         return {
@@ -311,10 +395,21 @@ def _clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+NATIVE_CALLS = "native_tool_calls"
+"""Key of an AI message's ``additional_kwargs`` holding its native tool calls (OpenAI form)."""
+
+
 def system_prompt(ctx: Context, image_ids: Sequence[str]) -> str:
-    """The profile's system prompt with the tool manifest (text protocol only)."""
-    if ctx.profile.tool_protocol != "text" or not ctx.tools.names:
+    """The profile's system prompt with the tool manifest (text protocol), or with a note on
+    image ids and the coordinate frame (native protocol: the schemas go in ``tools``)."""
+    if not ctx.tools.names:
         return ctx.profile.system_prompt
+    if ctx.profile.tool_protocol == "native":
+        note = prompts.NATIVE_TOOLS_NOTE.format(
+            image_ids=", ".join(image_ids) or "none",
+            frame=prompts.FRAME_DESCRIPTIONS[ctx.profile.coord_frame],
+        )
+        return ctx.profile.system_prompt + "\n" + note
     manifest = prompts.TOOL_MANIFEST.format(
         image_ids=", ".join(image_ids) or "none",
         frame=prompts.FRAME_DESCRIPTIONS[ctx.profile.coord_frame],

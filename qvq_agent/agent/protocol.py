@@ -58,6 +58,12 @@ def _loads(raw: str) -> Any:
         raise ValueError(f"invalid JSON ({exc})") from None
 
 
+def read_native_call(name: str, arguments: str) -> ToolCall | CallParseError:
+    """A tool call the server parsed (native protocol): its name and its arguments' JSON text,
+    read as untrusted text like a written call."""
+    return _to_call(json.dumps({"name": name, "arguments": arguments or "{}"}))
+
+
 def _to_call(raw: str) -> ToolCall | CallParseError:
     try:
         data = _loads(raw)

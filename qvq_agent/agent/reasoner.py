@@ -18,8 +18,14 @@ from qvq_agent.agent.checks import Finding
 from qvq_agent.agent.checks.base import make_finding
 from qvq_agent.agent.checks.loop import loop_finding
 from qvq_agent.agent.context import Context
-from qvq_agent.agent.llm import ModelServerError, render, request
-from qvq_agent.agent.protocol import CallParseError, close_open_call, parse_tool_calls
+from qvq_agent.agent.llm import NATIVE_CALLS, ModelServerError, render, request
+from qvq_agent.agent.protocol import (
+    CallParseError,
+    ToolCall,
+    close_open_call,
+    parse_tool_calls,
+    read_native_call,
+)
 from qvq_agent.agent.state import PendingCall, SolveState
 
 
@@ -46,19 +52,38 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
     complete = reply.cut is None and not reply.out_of_time
     stored = close_open_call(text) if complete else text
     pending: list[PendingCall] = []
-    if complete:
-        for call in parse_tool_calls(stored):
-            if isinstance(call, CallParseError):
-                pending.append(PendingCall(name=None, arguments={}, error=call.message))
-            else:
-                pending.append(PendingCall(name=call.name, arguments=call.arguments, error=None))
+    extra: dict[str, Any] = {}
+    if complete and reply.native_calls:
+        for native in reply.native_calls:
+            call = read_native_call(native.name, native.arguments)
+            pending.append(_pending(call, native.id))
+        extra[NATIVE_CALLS] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments},
+            }
+            for c in reply.native_calls
+        ]
+    elif complete:
+        pending = [_pending(call) for call in parse_tool_calls(stored)]
     return {
-        "messages": [AIMessage(content=stored)],
+        "messages": [AIMessage(content=stored, additional_kwargs=extra)],
         "steps": step,
         "pending": pending,
         "stream_findings": stream_findings,
         "usage": reply.usage,
     }
+
+
+def _pending(call: ToolCall | CallParseError, call_id: str | None = None) -> PendingCall:
+    if isinstance(call, CallParseError):
+        pending = PendingCall(name=None, arguments={}, error=call.message)
+    else:
+        pending = PendingCall(name=call.name, arguments=call.arguments, error=None)
+    if call_id is not None:
+        pending["call_id"] = call_id
+    return pending
 
 
 def out_of_time_finding(text: str, budget_s: float) -> Finding:

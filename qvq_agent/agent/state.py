@@ -54,6 +54,8 @@ class PendingCall(TypedDict):
     arguments: dict[str, object]
     error: str | None
     """Why the block could not be read."""
+    call_id: NotRequired[str]
+    """The server's id of a native tool call (answered by a ``tool`` message)."""
 
 
 class SolveInput(TypedDict):

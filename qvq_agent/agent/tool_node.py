@@ -1,7 +1,9 @@
 """The tool node: run every tool call of the newest reply and hand the results back.
 
 Results go back as the next user turn: one ``<tool_response>`` block per call, each followed by
-the images it made (never images inside a ``tool`` role message, which vLLM and OpenAI reject).
+the images it made. With the native protocol each call is answered by a ``tool`` message with
+its id, and the images follow in a user turn (never inside a ``tool`` message, which vLLM and
+OpenAI reject).
 Bad calls become error text the model can act on; a repeated identical call is answered from
 the earlier result.
 """
@@ -13,7 +15,7 @@ import json
 import logging
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 from langgraph.runtime import Runtime
 
 from qvq_agent import prompts
@@ -61,6 +63,7 @@ async def run_tools(state: SolveState, runtime: Runtime[Context]) -> dict[str, A
     seen = _previous_results(state)
     records: list[ToolCallRecord] = []
     content: list[str | dict[str, Any]] = []
+    answers: list[ToolMessage] = []  # native protocol: one tool message per call id
     for call in state["pending"]:
         key = _call_key(call["name"] or "", dict(call["arguments"]))
         earlier = seen.get(key) if call["name"] else None
@@ -76,7 +79,14 @@ async def run_tools(state: SolveState, runtime: Runtime[Context]) -> dict[str, A
             if result.ok
             else prompts.TOOL_ERROR.format(name=call["name"] or "tool_call", message=result.text)
         )
-        content.append({"type": "text", "text": prompts.TOOL_RESPONSE.format(body=body)})
+        call_id = call.get("call_id")
+        if call_id is not None:
+            answers.append(ToolMessage(content=body, tool_call_id=call_id))
+            if result.images:
+                text = prompts.TOOL_IMAGES.format(name=call["name"] or "tool")
+                content.append({"type": "text", "text": text})
+        else:
+            content.append({"type": "text", "text": prompts.TOOL_RESPONSE.format(body=body)})
         content.extend(image_part(i) for i in result.images)
         record = ToolCallRecord(
             name=call["name"] or "(unreadable)",
@@ -99,4 +109,8 @@ async def run_tools(state: SolveState, runtime: Runtime[Context]) -> dict[str, A
         )
     if state["steps"] >= ctx.settings.max_steps - 1:
         content.append({"type": "text", "text": prompts.STEP_BUDGET_SPENT})
-    return {"messages": [HumanMessage(content=content)], "tool_calls": records, "pending": []}
+    # Images never go inside a tool message (vLLM and OpenAI reject them): a user turn follows.
+    messages: list[BaseMessage] = [*answers]
+    if content:
+        messages.append(HumanMessage(content=content))
+    return {"messages": messages, "tool_calls": records, "pending": []}

@@ -40,6 +40,9 @@ class Reply:
     """Streamed first, in ``reasoning_field`` deltas (a server with a reasoning parser)."""
     reasoning_field: str = "reasoning_content"
     """``reasoning_content`` (QVQ-Max's API, vLLM before 0.10) or ``reasoning`` (newer vLLM)."""
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    """Native tool calls ``(name, arguments JSON)`` streamed after the text, the arguments in
+    pieces, as a server with a tool parser sends them."""
 
 
 ScriptItem = str | Reply | Callable[[dict[str, Any]], "str | Reply"]
@@ -212,6 +215,14 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             }
             if body.get("stream"):
                 pieces = thoughts + [("content", t) for t in tokens]
+                for index, (name, arguments) in enumerate(reply.tool_calls):
+                    pieces.append(("tool_call", json.dumps([index, name, ""])))
+                    for k in range(0, len(arguments), 8):
+                        pieces.append(
+                            ("tool_call", json.dumps([index, None, arguments[k : k + 8]]))
+                        )
+                if reply.tool_calls:
+                    finish = "tool_calls"
                 self._stream(record, body, pieces, finish, usage, reply.delay_s)
             else:
                 record.sent_tokens, record.finished = len(tokens), True
@@ -288,7 +299,18 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 for field_name, token in tokens:
                     if delay_s:
                         time.sleep(delay_s)
-                    send({**base, "choices": [{"index": 0, "delta": {field_name: token}}]})
+                    delta: dict[str, Any] = {field_name: token}
+                    if field_name == "tool_call":
+                        index, name, arguments = json.loads(token)
+                        call: dict[str, Any] = {
+                            "index": index,
+                            "function": {"arguments": arguments},
+                        }
+                        if name is not None:
+                            call.update(id=f"call_{index}", type="function")
+                            call["function"]["name"] = name
+                        delta = {"tool_calls": [call]}
+                    send({**base, "choices": [{"index": 0, "delta": delta}]})
                     record.sent_tokens += 1
                 send({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                 if (body.get("stream_options") or {}).get("include_usage"):

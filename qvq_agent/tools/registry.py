@@ -146,6 +146,20 @@ class ToolRegistry:
         """The tool called ``name``, if any."""
         return self._tools.get(name)
 
+    def openai_tools(self) -> list[dict[str, Any]]:
+        """The tools as the OpenAI API takes them (``tools=``), for the native protocol."""
+        return [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.schema(),
+                },
+            }
+            for t in self._tools.values()
+        ]
+
     def manifest(self) -> str:
         """One JSON line per tool, ``{"name", "description", "parameters"}``, for the prompt."""
         if self._manifest is None:
