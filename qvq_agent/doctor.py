@@ -2,7 +2,8 @@
 
 Checks, in order (later ones are skipped when the server cannot be reached): reachable, model
 listed, accepts an image, honours stop strings, streams, accepts the profile's number of
-images, context length, prefix caching (when ``/metrics`` is readable).
+images, context length, prefix caching (when ``/metrics`` is readable), tool protocols (text
+always; native when the server takes ``tools`` with ``tool_choice: auto``).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class Doctor:
             self.image_limit,
             self.context_length,
             self.prefix_caching,
+            self.tool_protocol,
         ]
         for step in steps:
             name = step.__name__.replace("_", " ")
@@ -241,6 +243,37 @@ class Doctor:
         return CheckResult(
             "streams", "fail", "no event stream", "serve with an OpenAI-compatible streaming API"
         )
+
+    def tool_protocol(self) -> CheckResult:
+        """Which tool protocols the server supports: text always (stop strings are checked
+        above); native when it accepts ``tools`` with ``tool_choice: auto``."""
+        calculate = {
+            "type": "function",
+            "function": {
+                "name": "calculate",
+                "description": "Compute an expression.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"expression": {"type": "string"}},
+                    "required": ["expression"],
+                },
+            },
+        }
+        response = self._chat(
+            [{"role": "user", "content": "What is 4 + 3?"}], tools=[calculate], tool_choice="auto"
+        )
+        native = self.profile.tool_protocol == "native"
+        if response.status_code == 200:
+            detail = "text and native (tools with tool_choice auto accepted)"
+            return CheckResult("tool protocol", "pass", detail)
+        enable = "start vLLM with --enable-auto-tool-choice --tool-call-parser hermes"
+        if native:
+            detail = f"native tool calling refused: {_message(response)}"
+            return CheckResult(
+                "tool protocol", "fail", detail, f"{enable}, or use the text protocol"
+            )
+        detail = f"text only (for --tool-protocol native, {enable})"
+        return CheckResult("tool protocol", "pass", detail)
 
     def image_limit(self) -> CheckResult:
         n = self.profile.max_images

@@ -112,6 +112,28 @@ def test_forced_crop_call_is_executed_and_the_crop_sent_back(
     assert result.usage["requests"] == 2  # the server accepted the two-image request
 
 
+def test_native_tool_call_round_trip(vllm_server: VllmServer, tmp_path: Path) -> None:
+    """--tool-protocol native against vLLM's hermes tool parser: a forced named call comes back
+    in delta.tool_calls, the tool runs, and its result goes back as a tool message the server
+    accepts (the second request)."""
+    forced = {"tool_choice": {"type": "function", "function": {"name": "calculate"}}}
+    result = solve(
+        picture(tmp_path),
+        "What is 4 + 3?",
+        settings=settings(
+            vllm_server,
+            max_steps=2,
+            max_revisions=0,
+            max_tokens=64,
+            tool_protocol="native",
+            extra_body=forced,
+        ),
+    )
+    assert result.status != "error", result.error
+    assert result.tool_calls and result.tool_calls[0]["name"] == "calculate"
+    assert result.usage["requests"] == 2  # the tool message was accepted
+
+
 def test_loop_guard_cancels_and_the_server_keeps_serving(
     vllm_server: VllmServer, tmp_path: Path
 ) -> None:
@@ -275,8 +297,10 @@ def test_doctor_against_the_tiny_server(vllm_server: VllmServer) -> None:
         "honours stop strings",
         "streams",
         "prefix caching",
+        "tool protocol",
     ):
         assert "pass" in rows[name], rows.get(name)
+    assert "text and native" in rows["tool protocol"]
     # The tiny server is started with 4 images and 8192 tokens: the doctor says how to fix both.
     assert "fail" in rows["image limit"] and "fail" in rows["context length"]
     assert "fix image limit: start vLLM with --limit-mm-per-prompt" in result.stdout

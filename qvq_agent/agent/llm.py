@@ -340,7 +340,7 @@ def openai_message(message: BaseMessage) -> dict[str, Any]:
         }
     calls = message.additional_kwargs.get(NATIVE_CALLS) if role == "assistant" else None
     if calls:
-        return {"role": "assistant", "content": str(message.content) or None, "tool_calls": calls}
+        return {"role": "assistant", "content": str(message.content), "tool_calls": calls}
     content = message.content
     if isinstance(content, list):
         return {

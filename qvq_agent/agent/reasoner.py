@@ -56,7 +56,7 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
     if complete and reply.native_calls:
         for native in reply.native_calls:
             call = read_native_call(native.name, native.arguments)
-            pending.append(_pending(call, native.id))
+            pending.append(_pending(call, native.id, native.name))
         extra[NATIVE_CALLS] = [
             {
                 "id": c.id,
@@ -76,9 +76,13 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
     }
 
 
-def _pending(call: ToolCall | CallParseError, call_id: str | None = None) -> PendingCall:
+def _pending(
+    call: ToolCall | CallParseError, call_id: str | None = None, name: str | None = None
+) -> PendingCall:
+    """A call for the tool node; one that cannot be read keeps its error (and the name the
+    server gave it, for native calls)."""
     if isinstance(call, CallParseError):
-        pending = PendingCall(name=None, arguments={}, error=call.message)
+        pending = PendingCall(name=name, arguments={}, error=call.message)
     else:
         pending = PendingCall(name=call.name, arguments=call.arguments, error=None)
     if call_id is not None:

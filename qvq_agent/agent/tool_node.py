@@ -41,7 +41,7 @@ def _previous_results(state: SolveState) -> dict[str, ToolCallRecord]:
 
 async def run_call(ctx: Context, call: PendingCall) -> ToolResult:
     """Run one call; every failure becomes a refused result with a message for the model."""
-    if call["name"] is None:
+    if call["name"] is None or call["error"] is not None:
         return ToolResult(False, prompts.TOOL_PARSE_ERROR.format(message=call["error"]))
     tool = ctx.tools.get(call["name"])
     if tool is None:
@@ -66,7 +66,7 @@ async def run_tools(state: SolveState, runtime: Runtime[Context]) -> dict[str, A
     answers: list[ToolMessage] = []  # native protocol: one tool message per call id
     for call in state["pending"]:
         key = _call_key(call["name"] or "", dict(call["arguments"]))
-        earlier = seen.get(key) if call["name"] else None
+        earlier = seen.get(key) if call["name"] and call["error"] is None else None
         if earlier is not None:
             what = ", ".join(earlier["images"]) or earlier["value"] or earlier["text"]
             result = ToolResult(

@@ -231,6 +231,9 @@ class VllmServer:
             "--distributed-executor-backend",
             "uni",
             "--trust-request-mm-kwargs",
+            "--enable-auto-tool-choice",
+            "--tool-call-parser",
+            "hermes",
         ]
 
     def environment(self) -> dict[str, str]:
