@@ -712,6 +712,7 @@ def serve_command(
         typer.Option(min=1, help="Model replicas behind one port (vLLM balances; for many GPUs)."),
     ] = 1,
     print_only: Annotated[bool, typer.Option("--print", help="Only print the command.")] = False,
+    tool_protocol: ToolProtocolOption = None,
     tiny: Annotated[
         bool,
         typer.Option(
@@ -753,6 +754,12 @@ def serve_command(
         model_profile = get_profile(profile)
     except UnknownProfileError as exc:
         fail(str(exc))
+    if tool_protocol is not None:
+        if tool_protocol not in ("text", "native"):
+            fail(f"unknown tool protocol {tool_protocol!r}; protocols: text, native")
+        from dataclasses import replace
+
+        model_profile = replace(model_profile, tool_protocol=tool_protocol)  # type: ignore[arg-type]
     name = model or DEFAULT_MODEL
     command_line = vllm_command(
         model_profile,

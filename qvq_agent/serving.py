@@ -48,6 +48,15 @@ def vllm_flags(
             "the same pixel budget the agent resizes to, so token estimates match",
         ),
     ]
+    if profile.tool_protocol == "native":
+        flags.append(
+            ServeFlag("--enable-auto-tool-choice", None, "the server parses tool calls (native)")
+        )
+        flags.append(ServeFlag("--tool-call-parser", "hermes", "Qwen's <tool_call> JSON blocks"))
+    if profile.reasoning_field == "reasoning_content" and profile.name == "qwen3-vl":
+        flags.append(
+            ServeFlag("--reasoning-parser", "qwen3", "thinking arrives apart, in `reasoning`")
+        )
     if data_parallel > 1:
         flags.insert(
             0,
