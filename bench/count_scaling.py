@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 from qvq_agent import Settings
 from qvq_agent.solver import count
 from qvq_agent.testing import ReplayServer
-from tests.support.oracle import BLUE, RED, oracle
+from qvq_agent.testing.oracle import BLUE, RED, oracle
 
 SIZES = [(1224, 816), (2448, 1632), (4243, 2828), (6000, 4000)]
 PER_MEGAPIXEL = 20

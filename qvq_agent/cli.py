@@ -76,6 +76,13 @@ JudgeUrl = Annotated[
     str | None, typer.Option(help="Endpoint of the judge (default: the served model's).")
 ]
 JudgeModel = Annotated[str | None, typer.Option(help="Model of the judge (default: --model).")]
+RecordPath = Annotated[
+    Path | None,
+    typer.Option(help="Write the run record here (JSON; its images beside it, in images/)."),
+]
+TracePath = Annotated[
+    Path | None, typer.Option(help="Write the trace page here (one self-contained HTML file).")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing live.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the answer.")]
 
@@ -193,6 +200,8 @@ def solve_command(
     judge_url: JudgeUrl = None,
     judge_model: JudgeModel = None,
     tool_protocol: ToolProtocolOption = None,
+    record: RecordPath = None,
+    trace: TracePath = None,
     graph: Annotated[
         str,
         typer.Option(help="solve (general), physics (givens, equations, answer checks) or count."),
@@ -228,6 +237,8 @@ def solve_command(
             api_key=api_key,
             profile=profile,
             extra_body=extra_body,
+            record=record,
+            trace=trace,
         )
         return
     settings = run_settings(
@@ -256,6 +267,8 @@ def solve_command(
             choices=choices or (),
             on_event=None if (as_json or quiet) else _LivePrinter(),
             graph="physics" if graph == "physics" else "solve",
+            record=record,
+            trace=trace,
         )
     except (ImageLoadError, UnknownProfileError, ValueError) as exc:
         fail(str(exc))
@@ -333,6 +346,8 @@ def count_command(
     api_key: ApiKey = None,
     profile: Profile = None,
     extra_body: ExtraBody = None,
+    record: RecordPath = None,
+    trace: TracePath = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
 ) -> None:
@@ -357,6 +372,8 @@ def count_command(
         api_key=api_key,
         profile=profile,
         extra_body=extra_body,
+        record=record,
+        trace=trace,
     )
 
 
@@ -369,6 +386,8 @@ def _count(
     quiet: bool,
     *,
     extra_body: str | None,
+    record: Path | None = None,
+    trace: Path | None = None,
     **server: str | None,
 ) -> None:
     settings = run_settings(extra_body, **server)
@@ -383,6 +402,8 @@ def _count(
             settings=settings,
             tiles=tiling,
             method="cv" if method == "cv" else "vlm",
+            record=record,
+            trace=trace,
         )
     except (ImageLoadError, UnknownProfileError, ValueError) as exc:
         fail(str(exc))
@@ -788,6 +809,59 @@ def serve_command(
         return
     args = shlex.split(command_line)
     os.execvp(args[0], args)
+
+
+@app.command("demo")
+def demo_command(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where to write the pictures, records and pages.")
+    ] = Path("qvq-agent-demo"),
+    open_page: Annotated[
+        bool, typer.Option("--open", help="Open the trace page in a browser.")
+    ] = False,
+) -> None:
+    """See a run without a GPU: the real graphs against a replay of scripted model answers."""
+    from qvq_agent.demo import run_demo
+
+    out.print(
+        "[magenta bold]REPLAY[/] [magenta]— the model's answers are scripted; the graphs, "
+        "tools, loop guard and verifier are real.[/]"
+    )
+    done = run_demo(out_dir)
+    out.print(f"solve (replay): answer {done.solve_answer} · record {done.solve_record}")
+    out.print(f"count (replay): answer {done.count_answer} · record {done.count_record}")
+    out.print(f"trace pages: [bold]{done.solve_page}[/] and {done.count_page}")
+    out.print(f"in the terminal: qvq-agent show {done.solve_record}")
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(done.solve_page.resolve().as_uri())
+
+
+@app.command("show")
+def show_command(
+    record: Annotated[Path, typer.Argument(help="A run record (--record run.json).")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the trace page here instead.")
+    ] = None,
+) -> None:
+    """Show a recorded run: in the terminal, or as a trace page (--html)."""
+    from qvq_agent.records import read_record
+    from qvq_agent.trace_page import print_record, render_html
+
+    try:
+        data = read_record(record)
+    except ValueError as exc:
+        fail(str(exc))
+    if html is None:
+        print_record(data, out)
+        return
+    try:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_html(data, record.parent), encoding="utf-8")
+    except OSError as exc:
+        fail(f"{html}: cannot write it ({exc})")
+    out.print(f"trace page: {html}")
 
 
 @app.command("mcp")

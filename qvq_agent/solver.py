@@ -26,6 +26,7 @@ from qvq_agent.graphs import count as count_graph
 from qvq_agent.graphs import physics as physics_graph
 from qvq_agent.graphs.count_state import Method
 from qvq_agent.graphs.solve import build_graph
+from qvq_agent.records import Recorder
 from qvq_agent.results import CountResult, PhysicsResult, SolveResult
 from qvq_agent.settings import RunSettings, Settings
 
@@ -81,6 +82,8 @@ async def asolve(
     checkpointer: Any = None,
     thread_id: str | None = None,
     graph: GraphName = "solve",
+    record: str | Path | None = None,
+    trace: str | Path | None = None,
 ) -> SolveResult:
     """Answer ``question`` about ``images`` with the solve graph (or the physics graph).
 
@@ -96,6 +99,8 @@ async def asolve(
         thread_id: the checkpoint thread (a new one when not given).
         graph: ``solve`` (general) or ``physics`` (givens, equations, answer checks); the
             physics graph returns a :class:`PhysicsResult`.
+        record: write the run record here (JSON; its images beside it, in ``images/``).
+        trace: write the run's trace page here (one self-contained HTML file).
 
     Raises:
         ImageLoadError: an image file that cannot be read (before anything is sent).
@@ -106,13 +111,59 @@ async def asolve(
     # Load images up front so a bad file fails before any request, naming the file.
     image_ids = user_images(ctx, [str(p) for p in paths])
     inputs = {"question": question, "images": image_ids, "choices": list(choices)}
+    recorder = Recorder(forward=on_event) if (record or trace) else None
+    listener = recorder.on_event if recorder is not None else on_event
+    build = physics_graph.build_graph if graph == "physics" else build_graph
+    compiled = compiled_graph(build, checkpointer)
+    values, error = await _run(compiled, inputs, ctx, listener, thread_id)
+    if recorder is not None:
+        await asyncio.to_thread(_keep, "solve", values, ctx, recorder, error, record, trace, graph)
     if graph == "physics":
-        compiled = compiled_graph(physics_graph.build_graph, checkpointer)
-        values, error = await _run(compiled, inputs, ctx, on_event, thread_id)
         return PhysicsResult.from_state(values, error)
-    compiled = compiled_graph(build_graph, checkpointer)
-    values, error = await _run(compiled, inputs, ctx, on_event, thread_id)
     return SolveResult.from_state(values, error)
+
+
+def _keep(
+    kind: str,
+    values: dict[str, Any],
+    ctx: Context,
+    recorder: Recorder,
+    error: str | None,
+    record: str | Path | None,
+    trace: str | Path | None,
+    graph: str,
+) -> None:
+    """Write the run record and/or the trace page (images beside the record; for a page alone,
+    in a temporary folder that is removed once they are embedded)."""
+    import tempfile
+
+    from qvq_agent.records import count_record, solve_record, write_record
+    from qvq_agent.trace_page import render_html
+
+    with tempfile.TemporaryDirectory(prefix="qvq-agent-trace-") as scratch:
+        folder = Path(record).parent if record else Path(scratch)
+        model, profile = ctx.settings.model, ctx.profile.name
+        if kind == "count":
+            data = count_record(
+                values, ctx.store, recorder, folder, model=model, profile=profile, error=error
+            )
+        else:
+            data = solve_record(
+                values,
+                ctx.store,
+                recorder,
+                folder,
+                graph=graph,
+                model=model,
+                profile=profile,
+                error=error,
+            )
+        if record:
+            write_record(data, Path(record))
+        if trace:
+            page = Path(trace)
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(render_html(data, folder), encoding="utf-8")
 
 
 async def _run(
@@ -154,6 +205,8 @@ async def acount(
     tiles: tuple[int, int] | None = None,
     method: Method = "vlm",
     on_event: Callable[[Event], None] | None = None,
+    record: str | Path | None = None,
+    trace: str | Path | None = None,
 ) -> CountResult:
     """Count objects with the count graph (tiles, merge, numbered-mark verification).
 
@@ -184,14 +237,19 @@ async def acount(
         "tiling": list(tiles) if tiles else None,
         "method": method,
     }
+    recorder = Recorder(forward=on_event) if (record or trace) else None
     values, error = await _run(
         compiled_graph(count_graph.build_graph, None),
         inputs,
         ctx,
-        on_event,
+        recorder.on_event if recorder is not None else on_event,
         None,
         recursion_limit=COUNT_RECURSION_LIMIT,
     )
+    if recorder is not None:
+        await asyncio.to_thread(
+            _keep, "count", values, ctx, recorder, error, record, trace, "count"
+        )
     return CountResult.from_state(values, error)
 
 

@@ -20,7 +20,7 @@ from qvq_agent.profiles import get_profile
 from qvq_agent.solver import CountResult, count
 from qvq_agent.testing import ReplayServer
 from tests.support.data import require
-from tests.support.oracle import BLUE, RED, last_image, oracle
+from qvq_agent.testing.oracle import BLUE, RED, last_image, oracle
 
 
 def scene(

@@ -22,6 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("qvq_agent.agent",),
     ("qvq_agent.graphs",),
     (
+        "qvq_agent.records",
+        "qvq_agent.trace_page",
         "qvq_agent.results",
         "qvq_agent.solver",
         "qvq_agent.verification",
@@ -30,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     ("qvq_agent.eval",),
     ("qvq_agent.testing",),
-    ("qvq_agent.cli", "qvq_agent.mcp_server", "qvq_agent"),
+    ("qvq_agent.cli", "qvq_agent.mcp_server", "qvq_agent.demo", "qvq_agent"),
 ]
 """Bottom to top; a module may import its own layer and the layers below it."""
 

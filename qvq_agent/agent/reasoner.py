@@ -67,6 +67,7 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
         ]
     elif complete:
         pending = [_pending(call) for call in parse_tool_calls(stored)]
+    write({"event": "reply", "step": step, "text": stored, "usage": reply.usage})
     return {
         "messages": [AIMessage(content=stored, additional_kwargs=extra)],
         "steps": step,

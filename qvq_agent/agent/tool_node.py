@@ -105,6 +105,7 @@ async def run_tools(state: SolveState, runtime: Runtime[Context]) -> dict[str, A
                 "arguments": record["arguments"],
                 "ok": result.ok,
                 "text": result.text,
+                "images": list(result.images),
             }
         )
     if state["steps"] >= ctx.settings.max_steps - 1:

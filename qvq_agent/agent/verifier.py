@@ -148,6 +148,9 @@ async def run_verification(
             "verdict": verdict,
             "findings": [f["check"] for f in blocking],
             "notes": [f["check"] for f in notes],
+            "details": [dict(f) for f in findings],
+            "critique": critique(blocking) if verdict == "revise" else None,
+            "usage": usage,
             "answer": answer,
         }
     )

@@ -1,7 +1,8 @@
 """An oracle "model" for the count graph: it answers every request with the exact centres of the
 target discs in the last image it received, in that image's 0-1000 frame.
 
-Used with :class:`~qvq_agent.testing.ReplayServer` by the count tests and the count benchmark;
+Used with :class:`~qvq_agent.testing.ReplayServer` by the count tests, the count benchmark and
+``qvq-agent demo``;
 it is what a perfect counter would answer, so the graph's tiling, merging and verification are
 tested on their own.
 """
@@ -23,6 +24,7 @@ RED = (220, 40, 40)
 
 
 def last_image(body: dict[str, Any]) -> Image.Image:
+    """The last image of a chat request body."""
     urls = [
         part["image_url"]["url"]
         for message in body["messages"]
@@ -50,6 +52,8 @@ def disc_centres(
 
 
 def oracle(colour: tuple[int, int, int] = BLUE) -> Callable[[dict[str, Any]], str]:
+    """A replay script item that answers with the centres of ``colour`` discs."""
+
     def answer(body: dict[str, Any]) -> str:
         image = last_image(body)
         points = [
