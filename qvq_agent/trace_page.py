@@ -21,6 +21,8 @@ from rich.panel import Panel
 from rich.text import Text
 from rich.tree import Tree
 
+UNPLACED = frozenset({"no_final_answer", "budget"})
+"""Checks whose span marks where the text ends, not where a problem is: listed, not highlighted."""
 TILE_COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6")
 
 
@@ -35,12 +37,12 @@ def _data_url(folder: Path, relative: str) -> str:
 
 def segments(text: str, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``text`` cut into pieces, each plain or inside one finding's span (the first finding
-    wins where spans overlap); a cut point for a finding with an empty span."""
+    wins where spans overlap; :data:`UNPLACED` checks are not highlighted)."""
     marks = sorted(
         (
             (max(0, int(f["start"] or 0)), min(len(text), int(f["end"] or 0)), i)
             for i, f in enumerate(findings)
-            if f.get("start") is not None
+            if f.get("start") is not None and f.get("check") not in UNPLACED
         ),
         key=lambda m: (m[0], -m[1]),
     )

@@ -19,8 +19,8 @@ from qvq_agent.counting import count_discs_cv, plan_tiles
 from qvq_agent.profiles import get_profile
 from qvq_agent.solver import CountResult, count
 from qvq_agent.testing import ReplayServer
-from tests.support.data import require
 from qvq_agent.testing.oracle import BLUE, RED, last_image, oracle
+from tests.support.data import require
 
 
 def scene(
