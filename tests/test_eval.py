@@ -123,6 +123,11 @@ def test_a_twenty_item_a_b_run_gives_the_numbers_computed_by_hand(tmp_path: Path
     assert mcnemar_exact(0, 0) == 1.0 and wilson(0, 0) == (0.0, 1.0)
     categories = agent.categories
     assert sum(n for _, n in categories.values()) == 20 and set(categories) == {"even", "odd"}
+    # One run record per item of the agent run (the raw baseline has no graph to record).
+    records = sorted((tmp_path / "agent" / "records").glob("*/run.json"))
+    assert len(records) == 20 and not (tmp_path / "raw" / "records").exists()
+    first = json.loads(records[0].read_text())
+    assert first["kind"] == "solve" and first["steps"] and first["images"]["img0"]["file"]
 
 
 def test_the_html_report_has_every_table_and_plot(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -264,6 +265,12 @@ class Runner:
             self._consecutive_errors = self._consecutive_errors + 1 if row["error"] else 0
             self._report(progress)
 
+    def record_path(self, item: Item) -> Path:
+        """Where an item's run record goes: ``records/<id>/run.json`` in the run folder (its
+        images beside it); ``qvq-agent show`` reads it."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", item.id).strip("._") or "item"
+        return self.folder.path / "records" / safe / "run.json"
+
     async def run_item(self, item: Item, model: Any) -> ResultRow:
         """One item through the graph; every failure becomes an ``error`` row, never a crash."""
         started = time.monotonic()
@@ -322,6 +329,7 @@ class Runner:
             choices=item.choices,
             on_event=events.append,
             graph="physics" if self.graph == "physics" else "solve",
+            record=self.record_path(item),
         )
         verdicts = [e for e in events if e.get("event") == "verdict"]
         first = verdicts[0].get("answer") if verdicts else result.answer
@@ -347,7 +355,13 @@ class Runner:
         from qvq_agent.solver import acount
 
         events: list[dict[str, Any]] = []
-        result = await acount(item.images[0], item.question, context=ctx, on_event=events.append)
+        result = await acount(
+            item.images[0],
+            item.question,
+            context=ctx,
+            on_event=events.append,
+            record=self.record_path(item),
+        )
         answer = None if result.answer is None else str(result.answer)
         merged = [e.get("answer") for e in events if e.get("verdict") == "merged"]
         first = merged[0] if merged else answer
