@@ -202,6 +202,16 @@ def solve_command(
     tool_protocol: ToolProtocolOption = None,
     record: RecordPath = None,
     trace: TracePath = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep every step in this SQLite file (images beside it); the same command "
+            "with the same --thread continues a run that was killed."
+        ),
+    ] = None,
+    thread: Annotated[
+        str | None, typer.Option(help="The run's thread in --db (a new one when not given).")
+    ] = None,
     graph: Annotated[
         str,
         typer.Option(help="solve (general), physics (givens, equations, answer checks) or count."),
@@ -218,6 +228,8 @@ def solve_command(
             "--choices": choices,
             "--max-steps": max_steps,
             "--max-revisions": max_revisions,
+            "--db": db,
+            "--thread": thread,
         }
         refused = [flag for flag, value in given.items() if value]
         if refused:
@@ -241,6 +253,8 @@ def solve_command(
             trace=trace,
         )
         return
+    if thread is not None and db is None:
+        fail("--thread needs --db (the SQLite file that keeps the run's steps)")
     settings = run_settings(
         extra_body,
         base_url=base_url,
@@ -269,6 +283,8 @@ def solve_command(
             graph="physics" if graph == "physics" else "solve",
             record=record,
             trace=trace,
+            db=db,
+            thread_id=thread,
         )
     except (ImageLoadError, UnknownProfileError, ValueError) as exc:
         fail(str(exc))
@@ -809,6 +825,61 @@ def serve_command(
         return
     args = shlex.split(command_line)
     os.execvp(args[0], args)
+
+
+runs_app = typer.Typer(help="The runs a --db file keeps.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+RunsDb = Annotated[Path, typer.Option(help="The SQLite file given to --db.")]
+
+
+@runs_app.command("list")
+def runs_list(db: RunsDb = Path("runs.sqlite")) -> None:
+    """One line per run: thread, status, answer, steps, tokens, question."""
+    from rich.table import Table
+
+    from qvq_agent.runs_db import RunsDbError, list_runs
+
+    try:
+        rows = list_runs(db)
+    except RunsDbError as exc:
+        fail(str(exc))
+    table = Table("thread", "status", "answer", "steps", "tokens", "question")
+    for row in rows:
+        usage = row["usage"]
+        tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+        table.add_row(
+            escape(row["thread"]),
+            row["status"],
+            escape(str(row["answer"])),
+            str(row["steps"]),
+            str(tokens),
+            escape(str(row["question"])[:60]),
+        )
+    out.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    thread: Annotated[str, typer.Argument(help="The run's thread.")],
+    db: RunsDb = Path("runs.sqlite"),
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write its trace page here instead.")
+    ] = None,
+) -> None:
+    """Show one run of the database: in the terminal, or as a trace page (--html)."""
+    from qvq_agent.runs_db import RunsDbError, run_record
+    from qvq_agent.trace_page import print_record, render_html
+
+    try:
+        record, folder = run_record(db, thread)
+    except RunsDbError as exc:
+        fail(str(exc))
+    if html is None:
+        print_record(record, out)
+        return
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(render_html(record, folder), encoding="utf-8")
+    out.print(f"trace page: {html}")
 
 
 @app.command("demo")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import math
 import re
 import threading
@@ -79,6 +80,23 @@ _LOADED = _Cache(max_bytes=512 * 1024 * 1024)
 (pixels are never changed in place; every tool makes a new image)."""
 _URLS = _Cache(max_bytes=256 * 1024 * 1024)
 """Data URLs by (file content, pixel budget): encoded once per process."""
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically (a temporary file renamed over ``path``, synced first)."""
+    import os
+    import tempfile
+
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def clear_caches() -> None:
@@ -378,11 +396,85 @@ class ImageRecord:
 class ImageStore:
     """Images by id, with lineage, resizing and cached encoding; safe to share between threads."""
 
-    def __init__(self, *, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
+    def __init__(
+        self,
+        *,
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        persist: tuple[Path, Path] | None = None,
+    ) -> None:
+        """``persist=(folder, index)``: every image is also written to ``folder`` as PNG (named
+        by content hash) and listed with its lineage in the ``index`` JSON file, and a store
+        made again with the same pair starts with those images under the same ids (a run
+        resumed from a checkpoint finds the images its state names).
+
+        Raises:
+            ImageLoadError: the index exists but cannot be read.
+        """
         self._records: dict[str, ImageRecord] = {}
         self._encoded: dict[tuple[str, int, int, int], tuple[str, tuple[int, int]]] = {}
         self._lock = threading.Lock()
         self.max_image_pixels = max_image_pixels
+        self._persist = persist
+        self._index: list[dict[str, Any]] = []
+        if persist is not None:
+            self._restore(*persist)
+
+    def _restore(self, folder: Path, index: Path) -> None:
+        from qvq_agent.untrusted import UntrustedJSONError, load_json
+
+        if not index.exists():
+            return
+        try:
+            entries = load_json(index.read_bytes())
+            for entry in entries:
+                data = (folder / entry["file"]).read_bytes()
+                with Image.open(io.BytesIO(data)) as raw:
+                    image = raw.convert("RGB")
+                mime = entry.get("original")
+                record = ImageRecord(
+                    entry["id"],
+                    image,
+                    parent=entry["parent"],
+                    operation=entry["operation"],
+                    params=entry["params"],
+                    to_parent=np.asarray(entry["to_parent"], dtype=float),
+                    source=entry["source"],
+                    original=(mime, data) if mime else None,
+                    digest=content_digest(data) if mime else None,
+                )
+                self._records[entry["id"]] = record
+                self._index.append(entry)
+        except (OSError, UntrustedJSONError, KeyError, TypeError, ValueError) as exc:
+            raise ImageLoadError(f"{index}: cannot restore the run's images ({exc})") from None
+
+    def _persist_record(self, record: ImageRecord) -> None:
+        assert self._persist is not None
+        folder, index = self._persist
+        if record.original is not None:  # the user's own file: kept as it is, sent as it is
+            mime, data = record.original
+            suffix = ".jpg" if mime == "image/jpeg" else ".png"
+        else:
+            buffer = io.BytesIO()
+            record.image.save(buffer, format="PNG", compress_level=1)
+            mime, data, suffix = None, buffer.getvalue(), ".png"
+        name = hashlib.sha256(data).hexdigest()[:20] + suffix
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / name).exists():
+            write_atomic(folder / name, data)
+        self._index.append(
+            {
+                "id": record.image_id,
+                "file": name,
+                "parent": record.parent,
+                "operation": record.operation,
+                "params": json.loads(json.dumps(record.params, default=str)),
+                "to_parent": record.to_parent.tolist(),
+                "source": record.source,
+                "original": mime,
+            }
+        )
+        index.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(index, json.dumps(self._index).encode())
 
     def __contains__(self, image_id: object) -> bool:
         return image_id in self._records
@@ -455,6 +547,8 @@ class ImageStore:
                 original=record.original,
                 digest=record.digest,
             )
+            if self._persist is not None:
+                self._persist_record(self._records[image_id])
             return image_id
 
     def get(self, image_id: str) -> ImageRecord:

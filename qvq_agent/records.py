@@ -13,15 +13,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qvq_agent.images import ImageStore
+from qvq_agent.images import ImageStore, write_atomic
 
 RECORD_VERSION = 1
 IMAGES_DIR = "images"
@@ -82,6 +80,58 @@ class Recorder:
             self.forward(event)
 
 
+def steps_from_state(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The steps as the conversation in the state tells them (for a run resumed from a
+    checkpoint, whose first steps no listener saw): each reply, the tool calls answered after
+    it, and the critique that sent it back."""
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    from qvq_agent import prompts
+
+    calls = list(values.get("tool_calls", []))
+    steps: list[dict[str, Any]] = []
+    for message in values.get("messages", []):
+        if isinstance(message, AIMessage):
+            steps.append(
+                {
+                    "step": len(steps) + 1,
+                    "text": str(message.content),
+                    "cancelled": None,
+                    "tools": [],
+                    "verdict": None,
+                    "usage": None,
+                }
+            )
+            continue
+        if not steps:
+            continue
+        if isinstance(message, ToolMessage):
+            answered = 1
+            text = ""
+        else:
+            parts = message.content if isinstance(message.content, list) else [message.content]
+            text = "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in parts)
+            answered = text.count("<tool_response>")
+        for _ in range(answered):
+            if calls:
+                call = calls.pop(0)
+                steps[-1]["tools"].append(
+                    {k: call.get(k) for k in ("name", "arguments", "ok", "text", "images")}
+                )
+        if text.startswith(prompts.CRITIQUE_HEADER):
+            steps[-1]["verdict"] = {"verdict": "revise", "findings": [], "critique": text}
+    return steps
+
+
+def merge_steps(
+    from_state: list[dict[str, Any]], from_events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The state's steps, each replaced by the live events' version where a listener saw it."""
+    seen = {step["step"]: step for step in from_events}
+    merged = [seen.pop(step["step"], step) for step in from_state]
+    return merged + sorted(seen.values(), key=lambda s: s["step"])
+
+
 def _finding(finding: dict[str, Any]) -> dict[str, Any]:
     keys = ("check", "severity", "message", "start", "end", "evidence", "confidence")
     return {k: finding.get(k) for k in keys}
@@ -101,7 +151,7 @@ def save_images(store: ImageStore, folder: Path) -> dict[str, dict[str, Any]]:
         name = hashlib.sha256(data).hexdigest()[:20] + ".png"
         target = images_dir / name
         if not target.exists():
-            _write_atomic(target, data)
+            write_atomic(target, data)
         width, height = record.size
         box = store.box_to_root(image_id, (0, 0, width, height))
         out[image_id] = {
@@ -149,7 +199,7 @@ def solve_record(
         "choices": list(values.get("choices", [])),
         "user_images": list(values.get("image_ids", [])),
         "images": save_images(store, folder),
-        "steps": recorder.steps,
+        "steps": merge_steps(steps_from_state(values), recorder.steps),
         "answer": values.get("answer"),
         "status": "error" if error else values.get("status", "unverified"),
         "revisions": values.get("revisions", 0),
@@ -205,7 +255,7 @@ def count_record(
 def write_record(record: dict[str, Any], path: Path) -> None:
     """Write ``record`` as JSON at ``path``, atomically (a crash leaves the old file or none)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(record, ensure_ascii=False, indent=1).encode())
+    write_atomic(path, json.dumps(record, ensure_ascii=False, indent=1).encode())
 
 
 def read_record(path: Path) -> dict[str, Any]:
@@ -225,16 +275,3 @@ def read_record(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
         raise ValueError(f"{path}: not a qvq-agent run record (version {RECORD_VERSION})")
     return data
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -26,6 +27,7 @@ from qvq_agent.graphs import count as count_graph
 from qvq_agent.graphs import physics as physics_graph
 from qvq_agent.graphs.count_state import Method
 from qvq_agent.graphs.solve import build_graph
+from qvq_agent.images import ImageStore
 from qvq_agent.records import Recorder
 from qvq_agent.results import CountResult, PhysicsResult, SolveResult
 from qvq_agent.settings import RunSettings, Settings
@@ -52,6 +54,14 @@ def _compiled(builder: Callable[[Any], Any]) -> Any:
 def compiled_graph(builder: Callable[[Any], Any], checkpointer: Any) -> Any:
     """``builder(checkpointer)``, reusing one compiled graph when there is no checkpointer."""
     return _compiled(builder) if checkpointer is None else builder(checkpointer)
+
+
+def thread_store(db: Path, thread_id: str) -> ImageStore:
+    """The image store of a checkpointed thread: images in ``<db>.images/`` by content hash,
+    the thread's lineage in ``<db>.images/threads/<thread>.json`` (restored when it exists)."""
+    folder = db.with_name(db.name + ".images")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in thread_id)
+    return ImageStore(persist=(folder, folder / "threads" / f"{safe}.json"))
 
 
 def make_context(
@@ -84,6 +94,7 @@ async def asolve(
     graph: GraphName = "solve",
     record: str | Path | None = None,
     trace: str | Path | None = None,
+    db: str | Path | None = None,
 ) -> SolveResult:
     """Answer ``question`` about ``images`` with the solve graph (or the physics graph).
 
@@ -101,21 +112,53 @@ async def asolve(
             physics graph returns a :class:`PhysicsResult`.
         record: write the run record here (JSON; its images beside it, in ``images/``).
         trace: write the run's trace page here (one self-contained HTML file).
+        db: keep every step in this SQLite file (LangGraph's checkpointer), the images beside
+            it (``<db>.images/``, by content hash), under ``thread_id``. The same call again
+            with the same ``thread_id`` continues a run that was killed from its last
+            finished step (and returns a finished one as it ended).
 
     Raises:
         ImageLoadError: an image file that cannot be read (before anything is sent).
         UnknownProfileError: the settings name a profile that does not exist.
     """
+    if db is not None:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        thread_id = thread_id or uuid.uuid4().hex
+        base = context or make_context(settings, None, chat_model)
+        ctx = replace(base, store=thread_store(Path(db), thread_id))
+        async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+            return await asolve(
+                images,
+                question,
+                context=ctx,
+                choices=choices,
+                on_event=on_event,
+                checkpointer=saver,
+                thread_id=thread_id,
+                graph=graph,
+                record=record,
+                trace=trace,
+            )
     ctx = make_context(settings, context, chat_model)
-    paths = [images] if isinstance(images, str | Path) else list(images)
-    # Load images up front so a bad file fails before any request, naming the file.
-    image_ids = user_images(ctx, [str(p) for p in paths])
-    inputs = {"question": question, "images": image_ids, "choices": list(choices)}
-    recorder = Recorder(forward=on_event) if (record or trace) else None
-    listener = recorder.on_event if recorder is not None else on_event
     build = physics_graph.build_graph if graph == "physics" else build_graph
     compiled = compiled_graph(build, checkpointer)
-    values, error = await _run(compiled, inputs, ctx, listener, thread_id)
+    saved = None
+    if checkpointer is not None and thread_id is not None:
+        state = await compiled.aget_state({"configurable": {"thread_id": thread_id}})
+        saved = state if state.values else None
+    inputs: dict[str, Any] | None = None
+    if saved is None:
+        paths = [images] if isinstance(images, str | Path) else list(images)
+        # Load images up front so a bad file fails before any request, naming the file.
+        image_ids = user_images(ctx, [str(p) for p in paths])
+        inputs = {"question": question, "images": image_ids, "choices": list(choices)}
+    recorder = Recorder(forward=on_event) if (record or trace) else None
+    listener = recorder.on_event if recorder is not None else on_event
+    if saved is not None and not saved.next:  # the thread's run had finished
+        values, error = dict(saved.values), None
+    else:  # a new run, or the rest of one killed mid-way (inputs None: continue)
+        values, error = await _run(compiled, inputs, ctx, listener, thread_id)
     if recorder is not None:
         await asyncio.to_thread(_keep, "solve", values, ctx, recorder, error, record, trace, graph)
     if graph == "physics":
@@ -168,13 +211,14 @@ def _keep(
 
 async def _run(
     compiled: Any,
-    inputs: dict[str, Any],
+    inputs: dict[str, Any] | None,
     ctx: Context,
     on_event: Callable[[Event], None] | None,
     thread_id: str | None,
     recursion_limit: int | None = None,
 ) -> tuple[dict[str, Any], str | None]:
-    """Stream a compiled graph to its end; the last state and the server error, if one ended it."""
+    """Stream a compiled graph to its end (``inputs`` ``None``: continue the checkpointed thread);
+    the last state and the server error, if one ended it."""
     config: RunnableConfig = {
         "recursion_limit": recursion_limit or ctx.recursion_limit,
         "configurable": {"thread_id": thread_id or uuid.uuid4().hex},

@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
         "qvq_agent.verification",
         "qvq_agent.doctor",
         "qvq_agent.integrations",
+        "qvq_agent.runs_db",
     ),
     ("qvq_agent.eval",),
     ("qvq_agent.testing",),
