@@ -10,6 +10,7 @@ from qvq_agent.agent.checks import TraceInput, get_check
 from qvq_agent.agent.checks.base import blocks, split_findings
 from qvq_agent.agent.verifier import decide
 from qvq_agent.answers import extract_final_answer, find_final_answers
+from tests.test_hostile import finishes
 
 
 def fired(check: str, text: str, question: str = "") -> list[str]:
@@ -154,3 +155,15 @@ def test_every_finding_carries_a_confidence_and_the_threshold_decides() -> None:
     assert decide([finding], True, 0.65) == "revise"
     assert decide([finding], True, 0.9) == "pass"
     assert split_findings([finding], 0.9) == ([], [finding])
+
+
+def test_a_long_run_of_digits_does_not_hang_the_check() -> None:
+    # 5,000 nines once took 2 s, 20,000 about half a minute (the verbal patterns restarted
+    # inside the number); the hang bound of the hostile-input tests applies.
+    text = "**Final Answer**\n\n" + "9" * 20000
+    assert finishes(lambda: fired("arithmetic", text)) == []
+
+
+def test_verbal_computation_reads_whole_numbers() -> None:
+    (message,) = fired("arithmetic", "Adding 1,200 and 300 gives 1,600, so 63 is left.")
+    assert message.startswith("1,200 + 300 is 1500, not 1,600")

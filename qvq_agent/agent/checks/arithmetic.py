@@ -504,7 +504,8 @@ def check_arithmetic(trace: TraceInput) -> list[Finding]:
     return findings
 
 
-_NUM = r"(-?\d[\d,]*(?:\.\d+)?)"
+_NUM = r"(?<![\d.,])(-?\d+(?:,\d{3})*(?:\.\d+)?)"
+"""A number that starts here (never inside another: the scan stays linear on long digit runs)."""
 _RESULT = r"[,]?\s*(?:(?:I|we|you) (?:get|got|have)|(?:that |this |it )?(?:gives|makes|equals|is|'s|comes to|results in)|=)\s*"
 _VERBAL: list[tuple[re.Pattern[str], Callable[[float, float], float], str]] = [
     (
