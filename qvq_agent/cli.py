@@ -879,7 +879,7 @@ def runs_show(
         return
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(render_html(record, folder), encoding="utf-8")
-    out.print(f"trace page: {html}")
+    out.print(f"trace page: {escape(str(html))}")
 
 
 @app.command("demo")
@@ -899,10 +899,16 @@ def demo_command(
         "tools, loop guard and verifier are real.[/]"
     )
     done = run_demo(out_dir)
-    out.print(f"solve (replay): answer {done.solve_answer} · record {done.solve_record}")
-    out.print(f"count (replay): answer {done.count_answer} · record {done.count_record}")
-    out.print(f"trace pages: [bold]{done.solve_page}[/] and {done.count_page}")
-    out.print(f"in the terminal: qvq-agent show {done.solve_record}")
+    out.print(
+        f"solve (replay): answer {done.solve_answer} · record {escape(str(done.solve_record))}"
+    )
+    out.print(
+        f"count (replay): answer {done.count_answer} · record {escape(str(done.count_record))}"
+    )
+    out.print(
+        f"trace pages: [bold]{escape(str(done.solve_page))}[/] and {escape(str(done.count_page))}"
+    )
+    out.print(f"in the terminal: qvq-agent show {escape(str(done.solve_record))}")
     if open_page:
         import webbrowser
 
@@ -932,7 +938,7 @@ def show_command(
         html.write_text(render_html(data, record.parent), encoding="utf-8")
     except OSError as exc:
         fail(f"{html}: cannot write it ({exc})")
-    out.print(f"trace page: {html}")
+    out.print(f"trace page: {escape(str(html))}")
 
 
 @app.command("mcp")

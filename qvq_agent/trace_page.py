@@ -182,7 +182,8 @@ def print_record(record: dict[str, Any], console: Console) -> None:
     )
     if record.get("replay"):
         head.append("\n(a replay: scripted model answers, no real model)", style="magenta")
-    console.print(Panel(head, title=f"{record.get('graph')} run · {record.get('model')}"))
+    title = Text(f"{record.get('graph')} run · {record.get('model')}")  # a record is untrusted
+    console.print(Panel(head, title=title))
     tree = Tree("images")
     made = _made_by(record)
 
@@ -220,6 +221,8 @@ def print_record(record: dict[str, Any], console: Console) -> None:
         console.print(Panel(Group(*parts), title=f"step {step['step']}"))
     usage = record.get("usage", {})
     console.print(
-        f"{usage.get('requests', 0)} requests · {usage.get('prompt_tokens', 0)} prompt + "
-        f"{usage.get('completion_tokens', 0)} completion tokens · {record.get('wall_s')} s"
+        Text(
+            f"{usage.get('requests', 0)} requests · {usage.get('prompt_tokens', 0)} prompt + "
+            f"{usage.get('completion_tokens', 0)} completion tokens · {record.get('wall_s')} s"
+        )
     )

@@ -181,3 +181,20 @@ def test_demo_runs_without_a_model(tmp_path: Path) -> None:
     assert any(s["cancelled"] for s in record["steps"])  # the loop guard cut a stream
     page = (tmp_path / "solve.html").read_text()
     assert "replay: scripted answers, no real model" in page
+
+
+def test_show_prints_a_record_s_text_as_text(scene_path: Path, tmp_path: Path) -> None:
+    with ReplayServer(["**Final Answer**\n\n[red]7[/red]"]) as server:
+        solve(
+            scene_path,
+            "Is [bold]this[/bold] read as markup?",
+            settings=Settings(base_url=server.base_url, retries=0),
+            record=tmp_path / "run.json",
+        )
+    data = read_record(tmp_path / "run.json")
+    data["model"] = "[blink]model[/blink]"
+    (tmp_path / "run.json").write_text(json.dumps(data))
+    shown = CliRunner().invoke(app, ["show", str(tmp_path / "run.json")])
+    assert shown.exit_code == 0, shown.output
+    for literal in ("[bold]this[/bold]", "[blink]model[/blink]", "[red]7[/red]"):
+        assert literal in shown.stdout, literal
