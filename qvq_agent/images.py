@@ -82,6 +82,25 @@ _URLS = _Cache(max_bytes=256 * 1024 * 1024)
 """Data URLs by (file content, pixel budget): encoded once per process."""
 
 
+def save_by_hash(
+    image: Image.Image, folder: Path, original: tuple[str, bytes] | None = None
+) -> str:
+    """Write ``image`` into ``folder`` as a file named by its content hash (PNG; or the
+    ``original`` file's bytes when given) unless it is there already; the file name."""
+    if original is not None:
+        mime, data = original
+        suffix = ".jpg" if mime == "image/jpeg" else ".png"
+    else:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", compress_level=1)
+        data, suffix = buffer.getvalue(), ".png"
+    name = hashlib.sha256(data).hexdigest()[:20] + suffix
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / name).exists():
+        write_atomic(folder / name, data)
+    return name
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` atomically (a temporary file renamed over ``path``, synced first)."""
     import os
@@ -450,17 +469,9 @@ class ImageStore:
     def _persist_record(self, record: ImageRecord) -> None:
         assert self._persist is not None
         folder, index = self._persist
-        if record.original is not None:  # the user's own file: kept as it is, sent as it is
-            mime, data = record.original
-            suffix = ".jpg" if mime == "image/jpeg" else ".png"
-        else:
-            buffer = io.BytesIO()
-            record.image.save(buffer, format="PNG", compress_level=1)
-            mime, data, suffix = None, buffer.getvalue(), ".png"
-        name = hashlib.sha256(data).hexdigest()[:20] + suffix
-        folder.mkdir(parents=True, exist_ok=True)
-        if not (folder / name).exists():
-            write_atomic(folder / name, data)
+        # The user's own file is kept as it is (and sent as it is after a resume).
+        name = save_by_hash(record.image, folder, record.original)
+        mime = record.original[0] if record.original is not None else None
         self._index.append(
             {
                 "id": record.image_id,

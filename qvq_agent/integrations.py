@@ -41,26 +41,28 @@ class LookArgs(BaseModel):
     )
 
 
-def evidence(store: ImageStore, result: SolveResult, folder: Path) -> list[dict[str, Any]]:
-    """The images the run's tools made: tool, arguments, box in original-image pixels, file."""
+def evidence(
+    store: ImageStore, result: SolveResult, folder: Path | None = None
+) -> list[dict[str, Any]]:
+    """The images the run's tools made: tool, arguments, box in original-image pixels, and the
+    PNG file written into ``folder`` (no files when ``folder`` is ``None``)."""
     out = []
-    folder.mkdir(parents=True, exist_ok=True)
     for call in result.tool_calls:
         for image_id in call["images"]:
             record = store.get(image_id)
             width, height = record.size
             box = store.box_to_root(image_id, (0, 0, width, height))
-            path = folder / f"{image_id}.png"
-            record.image.save(path)
-            out.append(
-                {
-                    "tool": call["name"],
-                    "arguments": call["arguments"],
-                    "image": image_id,
-                    "box": [round(v, 1) for v in box],
-                    "file": str(path),
-                }
-            )
+            region: dict[str, Any] = {
+                "tool": call["name"],
+                "arguments": call["arguments"],
+                "image": image_id,
+                "box": [round(v, 1) for v in box],
+            }
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                record.image.save(folder / f"{image_id}.png")
+                region["file"] = str(folder / f"{image_id}.png")
+            out.append(region)
     return out
 
 

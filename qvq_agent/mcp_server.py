@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import tempfile
-from pathlib import Path
 from typing import Any, Literal
 
 import mcp_types as types
@@ -134,7 +132,7 @@ def build_server(settings: RunSettings, profile: str = "qvq") -> MCPServer:
             result = await asolve(image, question, context=ctx, choices=choices or ())
         except (ImageLoadError, ValueError) as exc:
             raise ToolError(str(exc)) from None
-        regions = evidence(ctx.store, result, Path(tempfile.mkdtemp(prefix="qvq-agent-mcp-")))
+        regions = evidence(ctx.store, result)  # the images go back inline, not as files
         payload = {
             "answer": result.answer,
             "status": result.status,

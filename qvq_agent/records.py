@@ -10,8 +10,6 @@ the tokens it cost), and the outcome. The trace page (:mod:`qvq_agent.trace_page
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import time
 from collections.abc import Callable
@@ -19,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qvq_agent.images import ImageStore, write_atomic
+from qvq_agent.images import ImageStore, save_by_hash, write_atomic
 
 RECORD_VERSION = 1
 IMAGES_DIR = "images"
@@ -140,18 +138,10 @@ def _finding(finding: dict[str, Any]) -> dict[str, Any]:
 def save_images(store: ImageStore, folder: Path) -> dict[str, dict[str, Any]]:
     """Write every image of ``store`` as PNG into ``folder/images`` (file name: content hash);
     their lineage, sizes and boxes in original pixels."""
-    images_dir = folder / IMAGES_DIR
-    images_dir.mkdir(parents=True, exist_ok=True)
     out: dict[str, dict[str, Any]] = {}
     for image_id in store.ids:
         record = store.get(image_id)
-        buffer = io.BytesIO()
-        record.image.save(buffer, format="PNG", compress_level=1)
-        data = buffer.getvalue()
-        name = hashlib.sha256(data).hexdigest()[:20] + ".png"
-        target = images_dir / name
-        if not target.exists():
-            write_atomic(target, data)
+        name = save_by_hash(record.image, folder / IMAGES_DIR)
         width, height = record.size
         box = store.box_to_root(image_id, (0, 0, width, height))
         out[image_id] = {

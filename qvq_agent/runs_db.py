@@ -28,14 +28,20 @@ def _open(db: Path) -> Any:
     return SqliteSaver(connection)
 
 
-def latest_states(db: Path) -> dict[str, dict[str, Any]]:
-    """Each thread's latest state (channel values), newest thread first."""
+def latest_states(db: Path, threads: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The latest state (channel values) of each thread, or of ``threads`` only, newest first."""
     saver = _open(db)
     latest: dict[str, dict[str, Any]] = {}
     try:
-        for item in saver.list(None):
-            thread = str(item.config["configurable"]["thread_id"])
-            if thread not in latest:
+        if threads is None:
+            rows = saver.conn.execute(
+                "select thread_id from checkpoints group by thread_id "
+                "order by max(checkpoint_id) desc"
+            )
+            threads = [str(row[0]) for row in rows]
+        for thread in threads:
+            item = saver.get_tuple({"configurable": {"thread_id": thread, "checkpoint_ns": ""}})
+            if item is not None:
                 latest[thread] = dict(item.checkpoint.get("channel_values", {}))
     except sqlite3.Error as exc:
         raise RunsDbError(f"{db}: cannot read it ({exc})") from None
@@ -67,9 +73,9 @@ def run_record(db: Path, thread: str, folder: Path | None = None) -> tuple[dict[
     ``folder``, a temporary one when not given); the record and that folder."""
     from qvq_agent.solver import thread_store
 
-    states = latest_states(db)
+    states = latest_states(db, [thread])
     if thread not in states:
-        known = ", ".join(states) or "none"
+        known = ", ".join(latest_states(db)) or "none"
         raise RunsDbError(f"{db} holds no thread {thread!r} (threads: {known})")
     values = states[thread]
     folder = folder or Path(tempfile.mkdtemp(prefix="qvq-agent-run-"))

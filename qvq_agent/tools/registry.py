@@ -120,6 +120,7 @@ class ToolRegistry:
     def __init__(self, tools: Iterable[Tool[Any]] = ()) -> None:
         self._tools: dict[str, Tool[Any]] = {}
         self._manifest: str | None = None
+        self._openai_tools: list[dict[str, Any]] | None = None
         for t in tools:
             self.register(t)
 
@@ -133,6 +134,7 @@ class ToolRegistry:
             raise ValueError(f"a tool named {new.name!r} is already registered")
         self._tools[new.name] = new
         self._manifest = None
+        self._openai_tools = None
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
@@ -147,18 +149,21 @@ class ToolRegistry:
         return self._tools.get(name)
 
     def openai_tools(self) -> list[dict[str, Any]]:
-        """The tools as the OpenAI API takes them (``tools=``), for the native protocol."""
-        return [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.schema(),
-                },
-            }
-            for t in self._tools.values()
-        ]
+        """The tools as the OpenAI API takes them (``tools=``), for the native protocol; built
+        once (they go with every request)."""
+        if self._openai_tools is None:
+            self._openai_tools = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.schema(),
+                    },
+                }
+                for t in self._tools.values()
+            ]
+        return self._openai_tools
 
     def manifest(self) -> str:
         """One JSON line per tool, ``{"name", "description", "parameters"}``, for the prompt."""

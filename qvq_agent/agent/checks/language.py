@@ -410,20 +410,22 @@ def latin_language(text: str) -> str:
     return best if hits >= 3 and hits > english else "en"
 
 
-def _prose(text: str) -> str:
-    return _TAGS.sub(" ", SpanSet(excluded_spans(text)).blank(text))
+def not_prose(text: str) -> SpanSet:
+    """Where ``text`` is not prose: quotes, math, code, links, images, and the think/answer/
+    tool tags."""
+    return SpanSet(excluded_spans(text) + [m.span() for m in _TAGS.finditer(text)])
 
 
 def question_language(question: str) -> str:
     """``zh`` for a question mostly in CJK script, else ``en`` or the name of the other
     Latin-script language it is written in."""
-    stripped = _prose(question)
+    stripped = not_prose(question).blank(question)
     return "zh" if cjk_share(stripped) >= 0.3 else latin_language(stripped)
 
 
-def reply_language(text: str) -> str:
-    """The language most of a reply is written in (quotes and math left out)."""
-    prose = _prose(text)
+def reply_language(text: str, skip: SpanSet | None = None) -> str:
+    """The language most of a reply is written in (``skip``, quotes and math, left out)."""
+    prose = (skip if skip is not None else not_prose(text)).blank(text)
     return "zh" if cjk_share(prose) >= 0.5 else latin_language(prose)
 
 
@@ -509,13 +511,13 @@ def check_language_mixing(trace: TraceInput) -> list[Finding]:
     text = trace.text
     if not text.strip():
         return []
-    replied = reply_language(text)
+    skip = not_prose(text)
+    replied = reply_language(text, skip)
     language = question_language(trace.question) if trace.question.strip() else replied
     want = NAMES.get(language, language)
     if replied != language:
         message = prompts.FINDING_LANGUAGE_REPLY.format(want=want)
         return [make_finding("language_mixing", message, text, 0, min(len(text), 200))]
-    skip = SpanSet(excluded_spans(text) + [m.span() for m in _TAGS.finditer(text)])
     if language == "zh":
         spans = _english_in_chinese(text, skip)
         other = "English"
