@@ -82,23 +82,22 @@ _URLS = _Cache(max_bytes=256 * 1024 * 1024)
 """Data URLs by (file content, pixel budget): encoded once per process."""
 
 
-def save_by_hash(
-    image: Image.Image, folder: Path, original: tuple[str, bytes] | None = None
-) -> str:
-    """Write ``image`` into ``folder`` as a file named by its content hash (PNG; or the
-    ``original`` file's bytes when given) unless it is there already; the file name."""
-    if original is not None:
-        mime, data = original
-        suffix = ".jpg" if mime == "image/jpeg" else ".png"
-    else:
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", compress_level=1)
-        data, suffix = buffer.getvalue(), ".png"
+def save_by_hash(folder: Path, mime: str, data: bytes) -> str:
+    """Write an encoded image into ``folder`` as a file named by its content hash, unless it is
+    there already; the file name."""
+    suffix = ".jpg" if mime == "image/jpeg" else ".png"
     name = hashlib.sha256(data).hexdigest()[:20] + suffix
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / name).exists():
         write_atomic(folder / name, data)
     return name
+
+
+def encode_png(image: Image.Image) -> tuple[str, bytes]:
+    """``(MIME type, bytes)`` of ``image`` as a fast PNG (lossless)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return "image/png", buffer.getvalue()
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -355,12 +354,11 @@ def is_photo(image: Image.Image) -> bool:
 
 def encode(image: Image.Image, *, photo: bool) -> tuple[str, bytes]:
     """``(MIME type, bytes)``: JPEG at quality 90 for a photo, fast PNG otherwise."""
+    if not photo:
+        return encode_png(image)
     buffer = io.BytesIO()
-    if photo:
-        image.save(buffer, format="JPEG", quality=90)
-        return "image/jpeg", buffer.getvalue()
-    image.save(buffer, format="PNG", compress_level=1)
-    return "image/png", buffer.getvalue()
+    image.save(buffer, format="JPEG", quality=90)
+    return "image/jpeg", buffer.getvalue()
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -421,16 +419,19 @@ class ImageStore:
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
         persist: tuple[Path, Path] | None = None,
     ) -> None:
-        """``persist=(folder, index)``: every image is also written to ``folder`` as PNG (named
-        by content hash) and listed with its lineage in the ``index`` JSON file, and a store
-        made again with the same pair starts with those images under the same ids (a run
-        resumed from a checkpoint finds the images its state names).
+        """``persist=(folder, index)``: every image is also written to ``folder`` (named by
+        content hash: the user's own file as it is, others as PNG) and listed with its lineage
+        in the ``index`` JSON file, and a store made again with the same pair starts with those
+        images under the same ids (a run resumed from a checkpoint finds the images its state
+        names).
 
         Raises:
             ImageLoadError: the index exists but cannot be read.
         """
         self._records: dict[str, ImageRecord] = {}
-        self._encoded: dict[tuple[str, int, int, int], tuple[str, tuple[int, int]]] = {}
+        self._encoded: dict[tuple[str, int, int, int], str] = {}
+        self._sent_whole: dict[str, str] = {}
+        """Image id -> a data URL that holds the image at its own size (reused as its file)."""
         self._lock = threading.Lock()
         self.max_image_pixels = max_image_pixels
         self._persist = persist
@@ -470,7 +471,7 @@ class ImageStore:
         assert self._persist is not None
         folder, index = self._persist
         # The user's own file is kept as it is (and sent as it is after a resume).
-        name = save_by_hash(record.image, folder, record.original)
+        name = save_by_hash(folder, *(record.original or encode_png(record.image)))
         mime = record.original[0] if record.original is not None else None
         self._index.append(
             {
@@ -628,26 +629,28 @@ class ImageStore:
         key = (image_id, *budget)
         cached = self._encoded.get(key)
         if cached is not None:
-            return cached[0]
+            return cached
         record = self.get(image_id)
         shared = None if record.digest is None else (record.digest, *budget)
         url = _URLS.get(shared) if shared is not None else None
+        whole = profile.min_pixels <= record.size[0] * record.size[1] <= profile.max_pixels
         if url is None:
-            url = self._encode(record, profile)
+            url = self._encode(record, profile, whole)
             if shared is not None:
                 _URLS.put(shared, url, len(url))
         with self._lock:
-            self._encoded[key] = (url, record.size)
+            self._encoded[key] = url
+            if whole:
+                self._sent_whole[image_id] = url
         return url
 
-    def _encode(self, record: ImageRecord, profile: ModelProfile) -> str:
-        width, height = record.size
-        in_budget = profile.min_pixels <= width * height <= profile.max_pixels
-        if in_budget and record.original is not None:
+    def _encode(self, record: ImageRecord, profile: ModelProfile, whole: bool) -> str:
+        if whole and record.original is not None:
             mime, data = record.original
         else:
             image = record.image
-            if not in_budget:
+            if not whole:
+                width, height = record.size
                 new_h, new_w = seen_size(height, width, profile)
                 # reducing_gap: shrink by whole factors first (box filter), then resample: a
                 # 12 MP photo to 1 MP in a fifth of the time, indistinguishable once sent.
@@ -656,6 +659,20 @@ class ImageStore:
                 image, photo=record.operation not in ("mark", "grid") and is_photo(record.image)
             )
         return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+    def file_bytes(self, image_id: str) -> tuple[str, bytes]:
+        """``(MIME type, bytes)`` of the image as a file, encoded again only when nothing at
+        hand shows it: the user's own file, else the encoding sent to the model when it went at
+        its own size, else a new PNG."""
+        record = self.get(image_id)
+        if record.original is not None:
+            return record.original
+        with self._lock:
+            url = self._sent_whole.get(image_id)
+        if url is not None:
+            head, _, payload = url.partition(",")
+            return head[len("data:") : -len(";base64")], base64.b64decode(payload)
+        return encode_png(record.image)
 
     def encode_count(self) -> int:
         """How many encodings are cached (for tests of the encode-once rule)."""

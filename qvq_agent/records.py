@@ -1,6 +1,6 @@
 """Run records: everything a run did, as JSON beside its images (``--record run.json``).
 
-A record holds the question, the images (PNG files beside the record, named by content hash,
+A record holds the question, the images (files beside the record, named by content hash,
 never base64 inside it) with their lineage and each derived image's box mapped back to the
 original, every step (the reasoning text, where the stream was cut, the tool calls with their
 results and images, the verifier's verdict with each finding's span and the critique sent back,
@@ -136,12 +136,13 @@ def _finding(finding: dict[str, Any]) -> dict[str, Any]:
 
 
 def save_images(store: ImageStore, folder: Path) -> dict[str, dict[str, Any]]:
-    """Write every image of ``store`` as PNG into ``folder/images`` (file name: content hash);
-    their lineage, sizes and boxes in original pixels."""
+    """Write every image of ``store`` into ``folder/images`` (file name: content hash; the
+    bytes the model was sent where they show the image whole, else PNG); their lineage, sizes
+    and boxes in original pixels."""
     out: dict[str, dict[str, Any]] = {}
     for image_id in store.ids:
         record = store.get(image_id)
-        name = save_by_hash(record.image, folder / IMAGES_DIR)
+        name = save_by_hash(folder / IMAGES_DIR, *store.file_bytes(image_id))
         width, height = record.size
         box = store.box_to_root(image_id, (0, 0, width, height))
         out[image_id] = {

@@ -32,7 +32,8 @@ def _data_url(folder: Path, relative: str) -> str:
         data = path.read_bytes()
     except OSError:
         return ""
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    mime = "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
 def segments(text: str, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:

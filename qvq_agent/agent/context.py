@@ -40,6 +40,9 @@ class Context:
     """Verifier checks to run on each final reply."""
     loop_guard: bool = True
     """Cancel a streaming reply as soon as it starts looping."""
+    stream_tokens: bool = True
+    """Send a ``token`` event for each piece of a streaming reply (live output). Batch runs turn
+    it off: the ``reply`` event after each reply carries its whole text."""
 
     def __post_init__(self) -> None:
         raw: Any = self.settings

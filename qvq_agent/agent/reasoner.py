@@ -38,7 +38,11 @@ async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]
     reply = await request(
         ctx,
         await render(ctx, state["messages"], state["image_ids"]),
-        on_token=lambda delta: write({"event": "token", "step": step, "text": delta}),
+        on_token=(
+            (lambda delta: write({"event": "token", "step": step, "text": delta}))
+            if ctx.stream_tokens
+            else None
+        ),
         deadline=state["started_at"] + ctx.settings.max_wall_s,
     )
     text = reply.text

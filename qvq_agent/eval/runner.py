@@ -257,8 +257,8 @@ class Runner:
                 )
             row = await self.run_item(item, model)
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
+            out.flush()  # whole lines in order; the disk sync waits in a thread, not the loop
+            await asyncio.to_thread(os.fsync, out.fileno())
             progress.done += 1
             progress.correct += row["correct"]
             progress.errors += row["status"] == "error"
@@ -274,7 +274,8 @@ class Runner:
     async def run_item(self, item: Item, model: Any) -> ResultRow:
         """One item through the graph; every failure becomes an ``error`` row, never a crash."""
         started = time.monotonic()
-        ctx = Context(settings=self.settings, chat_model=model)
+        # Nobody watches the tokens of a batch run: each reply event carries its whole text.
+        ctx = Context(settings=self.settings, chat_model=model, stream_tokens=False)
         try:
             if self.graph == "raw":
                 row = await self._raw(item, ctx)
