@@ -18,9 +18,8 @@ from typing import Any, Literal, TypeVar, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import StreamMode
 
-from qvq_agent.agent.context import Context
+from qvq_agent.agent.context import Context, Event
 from qvq_agent.agent.intake import user_images
 from qvq_agent.agent.llm import ModelServerError, aclose_clients
 from qvq_agent.graphs import count as count_graph
@@ -32,13 +31,6 @@ from qvq_agent.records import Recorder
 from qvq_agent.results import CountResult, PhysicsResult, SolveResult
 from qvq_agent.settings import RunSettings, Settings
 
-STREAM_MODES: list[StreamMode] = ["custom", "values"]
-"""A list, so that LangGraph yields ``(mode, chunk)`` pairs."""
-QUIET_MODES: list[StreamMode] = ["values"]
-"""The modes of a run nobody listens to live."""
-
-Event = dict[str, Any]
-"""A live event: ``{"event": "token" | "tool" | "verdict" | "cancelled" | "step", ...}``."""
 GraphName = Literal["solve", "physics"]
 T = TypeVar("T")
 COUNT_RECURSION_LIMIT = 40
@@ -179,12 +171,18 @@ def _keep(
     """Write the run record and/or the trace page (images beside the record; for a page alone,
     in a temporary folder that is removed once they are embedded)."""
     import tempfile
+    from contextlib import nullcontext
 
     from qvq_agent.records import count_record, solve_record, write_record
     from qvq_agent.trace_page import render_html
 
-    with tempfile.TemporaryDirectory(prefix="qvq-agent-trace-") as scratch:
-        folder = Path(record).parent if record else Path(scratch)
+    where = (
+        nullcontext(str(Path(record).parent))
+        if record
+        else tempfile.TemporaryDirectory(prefix="qvq-agent-trace-")
+    )
+    with where as place:
+        folder = Path(place)
         model, profile = ctx.settings.model, ctx.profile.name
         if kind == "count":
             data = count_record(
@@ -209,6 +207,20 @@ def _keep(
             page.write_text(render_html(data, folder), encoding="utf-8")
 
 
+def _chain(
+    first: Callable[[Event], None] | None, second: Callable[[Event], None]
+) -> Callable[[Event], None]:
+    """``second``, after ``first`` when there is one."""
+    if first is None:
+        return second
+
+    def both(event: Event) -> None:
+        first(event)
+        second(event)
+
+    return both
+
+
 async def _run(
     compiled: Any,
     inputs: dict[str, Any] | None,
@@ -223,17 +235,14 @@ async def _run(
         "recursion_limit": recursion_limit or ctx.recursion_limit,
         "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
     }
+    if on_event is not None:
+        # Live events reach the listener straight from the nodes (Context.on_event): asking
+        # LangGraph for its custom stream as well would wake the loop once per event.
+        ctx = replace(ctx, on_event=_chain(ctx.on_event, on_event))
     values: dict[str, Any] = {}
     try:
-        # Without a listener, live events are not asked for: LangGraph then drops them at the
-        # source (a token event per streamed chunk is most of the graph's own cost).
-        modes = STREAM_MODES if on_event is not None else QUIET_MODES
-        async for mode, chunk in compiled.astream(inputs, config, context=ctx, stream_mode=modes):
-            part = cast(dict[str, Any], chunk)
-            if mode == "values":
-                values = dict(part)
-            elif on_event is not None:
-                on_event(part)
+        async for chunk in compiled.astream(inputs, config, context=ctx, stream_mode="values"):
+            values = dict(cast(dict[str, Any], chunk))
     except ModelServerError as exc:
         return values, str(exc)
     return values, None

@@ -208,6 +208,26 @@ def test_live_events_stream_tokens(scene_path: Path) -> None:
     assert events[-1]["event"] == "verdict" and events[-1]["verdict"] == "pass"
 
 
+
+def test_live_events_reach_the_listener_and_the_custom_stream_alike(scene_path: Path) -> None:
+    """A context's listener gets each event once, straight from the nodes; a caller streaming
+    LangGraph's ``custom`` mode (the LangGraph server) gets the same events in the same order."""
+    heard: list[dict[str, Any]] = []
+    streamed: list[dict[str, Any]] = []
+    model = ScriptedChatModel(script=[CROP, "It is 7.\n\n**Final Answer**\n\n7"])
+    context = Context(chat_model=model, on_event=heard.append)
+    context.store.add_file(scene_path)
+    inputs = {"question": "How many circles?", "images": ["img0"]}
+
+    async def run() -> None:
+        async for chunk in build_graph().astream(inputs, context=context, stream_mode="custom"):
+            streamed.append(chunk)
+
+    asyncio.run(run())
+    kinds = [e["event"] for e in heard]
+    assert kinds[0] == "step" and "tool" in kinds and kinds[-1] == "verdict"
+    assert streamed == heard
+
 RECHECKS = (
     "I count 7 circles, so the total is 7. Wait, let me check again. Counting once more, "
     "the total is 7. Hmm, let me double-check. The total is 7. Wait, maybe I miscounted. "

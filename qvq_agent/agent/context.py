@@ -9,8 +9,9 @@ the checks).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.language_models import BaseChatModel
 
@@ -19,6 +20,12 @@ from qvq_agent.images import ImageStore
 from qvq_agent.profiles import ModelProfile, resolve_profile
 from qvq_agent.settings import RunSettings
 from qvq_agent.tools import ToolRegistry, default_registry
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
+
+Event = dict[str, Any]
+"""A live event: ``{"event": "token" | "tool" | "verdict" | "cancelled" | "step", ...}``."""
 
 
 @dataclass(kw_only=True)
@@ -43,6 +50,10 @@ class Context:
     stream_tokens: bool = True
     """Send a ``token`` event for each piece of a streaming reply (live output). Batch runs turn
     it off: the ``reply`` event after each reply carries its whole text."""
+    on_event: Callable[[Event], None] | None = None
+    """Called with each live event, on the run's event loop, as it happens. Events also go to
+    LangGraph's ``custom`` stream for a caller that streams it (the LangGraph server); this
+    direct path spares a local run that stream's cost (a wake-up of the loop per event)."""
 
     def __post_init__(self) -> None:
         raw: Any = self.settings
@@ -59,3 +70,18 @@ class Context:
         """LangGraph recursion limit for this run: every node visit the budgets allow (up to
         three nodes a step), plus slack."""
         return 3 * self.settings.max_steps + self.settings.max_revisions + 8
+
+
+def event_sink(runtime: Runtime[Context]) -> Callable[[Event], None]:
+    """Where a node sends its live events: the context's listener, and LangGraph's custom
+    stream (a no-op unless the caller streams ``custom``)."""
+    writer = runtime.stream_writer
+    listener = runtime.context.on_event
+    if listener is None:
+        return writer
+
+    def emit(event: Event) -> None:
+        listener(event)
+        writer(event)
+
+    return emit

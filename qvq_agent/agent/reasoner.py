@@ -17,7 +17,7 @@ from qvq_agent import prompts
 from qvq_agent.agent.checks import Finding
 from qvq_agent.agent.checks.base import make_finding
 from qvq_agent.agent.checks.loop import loop_finding
-from qvq_agent.agent.context import Context
+from qvq_agent.agent.context import Context, event_sink
 from qvq_agent.agent.llm import NATIVE_CALLS, ModelServerError, render, request
 from qvq_agent.agent.protocol import (
     CallParseError,
@@ -32,7 +32,7 @@ from qvq_agent.agent.state import PendingCall, SolveState
 async def reason(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Ask the model for the next reply and stream it out as ``token`` events."""
     ctx = runtime.context
-    write = runtime.stream_writer
+    write = event_sink(runtime)
     step = state["steps"] + 1
     write({"event": "step", "step": step})
     reply = await request(

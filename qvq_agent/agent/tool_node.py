@@ -19,7 +19,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 from langgraph.runtime import Runtime
 
 from qvq_agent import prompts
-from qvq_agent.agent.context import Context
+from qvq_agent.agent.context import Context, event_sink
 from qvq_agent.agent.llm import image_part
 from qvq_agent.agent.state import PendingCall, SolveState, ToolCallRecord
 from qvq_agent.tools import ToolEnv, ToolResult
@@ -60,6 +60,7 @@ async def run_call(ctx: Context, call: PendingCall) -> ToolResult:
 async def run_tools(state: SolveState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Execute the pending calls and append their results as one user turn."""
     ctx = runtime.context
+    emit = event_sink(runtime)
     seen = _previous_results(state)
     records: list[ToolCallRecord] = []
     content: list[str | dict[str, Any]] = []
@@ -98,7 +99,7 @@ async def run_tools(state: SolveState, runtime: Runtime[Context]) -> dict[str, A
         )
         records.append(record)
         seen.setdefault(key, record)
-        runtime.stream_writer(
+        emit(
             {
                 "event": "tool",
                 "name": record["name"],

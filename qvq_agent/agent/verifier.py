@@ -20,7 +20,7 @@ from qvq_agent import prompts
 from qvq_agent.agent.checks import Finding, ToolOutcome, TraceInput, run_checks
 from qvq_agent.agent.checks.base import DEFAULT_REVISE_CONFIDENCE, blocks, split_findings
 from qvq_agent.agent.checks.grounding import find_claim, ungrounded_finding, verdict_says_no
-from qvq_agent.agent.context import Context
+from qvq_agent.agent.context import Context, event_sink
 from qvq_agent.agent.judge import judge_findings
 from qvq_agent.agent.llm import image_part, render, request
 from qvq_agent.agent.reasoner import budget_left
@@ -95,7 +95,7 @@ async def verify(
     state: SolveState, runtime: Runtime[Context]
 ) -> Command[Literal["reason", "__end__"]]:
     """Check the newest reply and route: END (pass / give up) or back to ``reason`` (revise)."""
-    return await run_verification(state, runtime.context, runtime.stream_writer)  # type: ignore[return-value]
+    return await run_verification(state, runtime.context, event_sink(runtime))  # type: ignore[return-value]
 
 
 def make_verify(
@@ -106,7 +106,7 @@ def make_verify(
 
     async def verify_more(state: StateT, runtime: Runtime[Context]) -> Command[str]:
         return await run_verification(
-            state, runtime.context, runtime.stream_writer, extra_checks, done, trace
+            state, runtime.context, event_sink(runtime), extra_checks, done, trace
         )
 
     return verify_more

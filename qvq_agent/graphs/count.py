@@ -22,7 +22,7 @@ from langgraph.types import Checkpointer, Send
 from qvq_agent import prompts
 from qvq_agent.agent.checks import Finding, TraceInput, run_checks
 from qvq_agent.agent.checks.base import blocks, make_finding
-from qvq_agent.agent.context import Context
+from qvq_agent.agent.context import Context, event_sink
 from qvq_agent.agent.intake import user_images
 from qvq_agent.agent.llm import image_part, render, request
 from qvq_agent.agent.reasoner import out_of_time_finding
@@ -188,7 +188,7 @@ def merge(state: CountState, runtime: Runtime[Context]) -> dict[str, Any]:
             per_tile.setdefault(count["tile"], []).extend((p[0], p[1]) for p in count["points"])
     merged = merge_points(per_tile, boxes, _radius(state))  # type: ignore[arg-type]
     # The count before the marks are checked: what evaluation reports as the first answer.
-    runtime.stream_writer(
+    event_sink(runtime)(
         {"event": "verdict", "verdict": "merged", "findings": [], "answer": str(len(merged))}
     )
     return {
