@@ -208,7 +208,6 @@ def test_live_events_stream_tokens(scene_path: Path) -> None:
     assert events[-1]["event"] == "verdict" and events[-1]["verdict"] == "pass"
 
 
-
 def test_live_events_reach_the_listener_and_the_custom_stream_alike(scene_path: Path) -> None:
     """A context's listener gets each event once, straight from the nodes; a caller streaming
     LangGraph's ``custom`` mode (the LangGraph server) gets the same events in the same order."""
@@ -227,6 +226,7 @@ def test_live_events_reach_the_listener_and_the_custom_stream_alike(scene_path: 
     kinds = [e["event"] for e in heard]
     assert kinds[0] == "step" and "tool" in kinds and kinds[-1] == "verdict"
     assert streamed == heard
+
 
 RECHECKS = (
     "I count 7 circles, so the total is 7. Wait, let me check again. Counting once more, "
