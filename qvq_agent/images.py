@@ -644,6 +644,14 @@ class ImageStore:
                 self._sent_whole[image_id] = url
         return url
 
+    def is_encoded(self, image_id: str, profile: ModelProfile) -> bool:
+        """Whether :meth:`data_url` has the image's data URL at hand (no encoding to do)."""
+        budget = (profile.patch_factor, profile.min_pixels, profile.max_pixels)
+        if (image_id, *budget) in self._encoded:
+            return True
+        record = self._records.get(image_id)
+        return bool(record and record.digest and _URLS.get((record.digest, *budget)))
+
     def _encode(self, record: ImageRecord, profile: ModelProfile, whole: bool) -> str:
         if whole and record.original is not None:
             mime, data = record.original

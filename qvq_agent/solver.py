@@ -142,8 +142,9 @@ async def asolve(
     inputs: dict[str, Any] | None = None
     if saved is None:
         paths = [images] if isinstance(images, str | Path) else list(images)
-        # Load images up front so a bad file fails before any request, naming the file.
-        image_ids = user_images(ctx, [str(p) for p in paths])
+        # Load images up front so a bad file fails before any request, naming the file; in a
+        # thread, so that decoding a large photo does not stall the other runs on the loop.
+        image_ids = await asyncio.to_thread(user_images, ctx, [str(p) for p in paths])
         inputs = {"question": question, "images": image_ids, "choices": list(choices)}
     recorder = Recorder(forward=on_event) if (record or trace) else None
     listener = recorder.on_event if recorder is not None else on_event
@@ -283,7 +284,7 @@ async def acount(
     if tiles is not None and not all(1 <= n <= MAX_TILE_SIDE for n in tiles):
         raise ValueError(f"tiles must be between 1 and {MAX_TILE_SIDE} rows and columns")
     ctx = make_context(settings, context, chat_model)
-    image_ids = user_images(ctx, [str(image)])
+    image_ids = await asyncio.to_thread(user_images, ctx, [str(image)])
     inputs = {
         "question": question,
         "images": image_ids,

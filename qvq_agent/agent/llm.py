@@ -501,8 +501,12 @@ async def render(
     *,
     system: SystemPrompt = "tools",
 ) -> list[BaseMessage]:
-    """:func:`render_messages` in a worker thread: encoding images is CPU work that must not
-    stall the other runs sharing the event loop."""
+    """:func:`render_messages`, in a worker thread when an image still has to be encoded (CPU
+    work that must not stall the other runs sharing the event loop); on the loop when every
+    image is encoded already, since a hop to a thread then costs more than the work."""
+    images = [i for m in messages for i in _image_ids(m)]
+    if all(ctx.store.is_encoded(i, ctx.profile) for i in images):
+        return render_messages(ctx, messages, user_images, system=system)
     return await asyncio.to_thread(render_messages, ctx, messages, user_images, system=system)
 
 

@@ -32,6 +32,9 @@ from qvq_agent.tools.registry import ToolEnv, ToolError
 Verdict = Literal["pass", "revise", "give_up"]
 StateT = TypeVar("StateT", bound=SolveState)
 TraceBuilder = Callable[[StateT, Context, str], TraceInput]
+INLINE_CHECK_CHARS = 1000
+"""Replies up to this long are checked on the event loop (at most a few ms of checks, less
+than the hop to a thread and back); longer ones in a worker thread."""
 """Builds what the checks read from a graph's state and the newest reply."""
 
 
@@ -125,8 +128,12 @@ async def run_verification(
     text = str(last.content)
     pure = [c for c in (*ctx.checks, *extra_checks) if c != "ungrounded"]
     # The checks are CPU work (tens of ms on a long trace): off the event loop, so concurrent
-    # runs keep streaming meanwhile.
-    checked = await asyncio.to_thread(run_checks, pure, trace(state, ctx, text))
+    # runs keep streaming meanwhile. A short reply takes less than the hop to a thread.
+    built = trace(state, ctx, text)
+    if len(text) <= INLINE_CHECK_CHARS:
+        checked = run_checks(pure, built)
+    else:
+        checked = await asyncio.to_thread(run_checks, pure, built)
     findings = _dedupe([*state["stream_findings"], *checked])
     usage = None
     threshold = ctx.settings.revise_confidence

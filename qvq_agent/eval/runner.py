@@ -293,7 +293,7 @@ class Runner:
 
     async def _raw(self, item: Item, ctx: Context) -> ResultRow:
         """The baseline: one request with the images and the question; no tools, no verifier."""
-        user_ids = [ctx.store.add_file(path) for path in item.images]
+        user_ids = await asyncio.to_thread(lambda: [ctx.store.add_file(p) for p in item.images])
         question = prompts.QUESTION.format(question=item.question)
         if item.choices:
             question += "\n" + prompts.CHOICES.format(choices="\n".join(item.choices))
