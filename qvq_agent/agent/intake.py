@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -23,12 +24,16 @@ def user_images(ctx: Context, images: list[str]) -> list[str]:
     return [image if image in ctx.store else ctx.store.add_file(image) for image in images]
 
 
-def intake(state: SolveInput, runtime: Runtime[Context]) -> dict[str, Any]:
+async def intake(state: SolveInput, runtime: Runtime[Context]) -> dict[str, Any]:
     """Load images and write the first user turn (images first, then the question)."""
     ctx = runtime.context
     if not state.get("question", "").strip():
         raise ValueError("the question is empty")
-    image_ids = user_images(ctx, list(state.get("images", [])))
+    images = list(state.get("images", []))
+    if all(image in ctx.store for image in images):
+        image_ids = images
+    else:  # decoding files is CPU work: in a thread, so concurrent runs go on streaming
+        image_ids = await asyncio.to_thread(user_images, ctx, images)
     content: list[str | dict[str, Any]] = [image_part(i) for i in image_ids]
     question = prompts.QUESTION.format(question=state["question"].strip())
     choices = list(state.get("choices", []))

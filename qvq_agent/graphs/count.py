@@ -139,7 +139,9 @@ def _deadline(state: CountState, ctx: Context) -> float:
     return state["started_at"] + ctx.settings.max_wall_s
 
 
-def fan_out_tiles(state: CountState, runtime: Runtime[Context]) -> list[Send] | Literal["count_cv"]:
+async def fan_out_tiles(
+    state: CountState, runtime: Runtime[Context]
+) -> list[Send] | Literal["count_cv"]:
     """One ``count_tile`` task per tile, run concurrently."""
     if state["method"] == "cv":
         return "count_cv"
@@ -179,7 +181,7 @@ def _radius(state: CountState) -> float:
     return match_radius([c["points"] for c in state["tile_counts"]], state["overlap"])
 
 
-def merge(state: CountState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def merge(state: CountState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Merge the tile counts: an object seen by several overlapping tiles counts once."""
     boxes = [tuple(t["box"]) for t in state["plan"]]
     per_tile: dict[int, list[tuple[float, float]]] = {}
@@ -198,7 +200,9 @@ def merge(state: CountState, runtime: Runtime[Context]) -> dict[str, Any]:
     }
 
 
-def fan_out_verify(state: CountState, runtime: Runtime[Context]) -> list[Send] | Literal["settle"]:
+async def fan_out_verify(
+    state: CountState, runtime: Runtime[Context]
+) -> list[Send] | Literal["settle"]:
     """Verify tiles with the current points drawn on them as numbered marks."""
     if state["verify_round"] > MAX_VERIFY_ROUNDS or not state["recheck"]:
         return "settle"
@@ -240,7 +244,7 @@ async def verify_tile(task: TileTask, runtime: Runtime[Context]) -> dict[str, An
     }
 
 
-def reconcile(state: CountState) -> dict[str, Any]:
+async def reconcile(state: CountState) -> dict[str, Any]:
     """Add objects the verification found without a mark (in each tile's own core)."""
     radius = _radius(state)
     points = [list(p) for p in state["points"]]
@@ -299,7 +303,7 @@ UNVERIFIED_CHECKS = ("unconfirmed", "cv_estimate", "budget")
 """Warnings that still leave the count unverified."""
 
 
-def settle(state: CountState) -> dict[str, Any]:
+async def settle(state: CountState) -> dict[str, Any]:
     """The count, and whether every reply and mark checked out."""
     blocking = [f for f in state["findings"] if blocks(f) or f["check"] in UNVERIFIED_CHECKS]
     return {"answer": len(state["points"]), "status": "unverified" if blocking else "verified"}

@@ -103,7 +103,7 @@ def read_equations(text: str) -> list[str]:
         return [line.strip(" -,") for line in body.splitlines() if "=" in line]
 
 
-def physics_intake(state: SolveInput, runtime: Runtime[Context]) -> dict[str, Any]:
+async def physics_intake(state: SolveInput, runtime: Runtime[Context]) -> dict[str, Any]:
     """The solve intake, with the read / solve / answer instructions after the question."""
     hint = prompts.PHYSICS_CHOICE_HINT if state.get("choices") else ""
     instructed: SolveInput = {
@@ -112,11 +112,11 @@ def physics_intake(state: SolveInput, runtime: Runtime[Context]) -> dict[str, An
         + "\n\n"
         + prompts.PHYSICS_INSTRUCTIONS.format(choice_hint=hint),
     }
-    update = intake(instructed, runtime)
+    update = await intake(instructed, runtime)
     return {**update, "givens": [], "equations": [], "choice": None}
 
 
-def record(state: PhysicsState) -> dict[str, Any]:
+async def record(state: PhysicsState) -> dict[str, Any]:
     """Keep the givens and equations of the newest reply (later blocks replace earlier ones)."""
     text = str(state["messages"][-1].content)
     update: dict[str, Any] = {}
@@ -129,16 +129,16 @@ def record(state: PhysicsState) -> dict[str, Any]:
     return update
 
 
-def report(state: PhysicsState) -> dict[str, Any]:
+async def report(state: PhysicsState) -> dict[str, Any]:
     """Name the choice letter the answer matches (multiple choice)."""
     return {"choice": choice_letter(state["answer"], list(state["choices"]))}
 
 
-def route_after_record(
+async def route_after_record(
     state: PhysicsState, runtime: Runtime[Context]
 ) -> Literal["tools", "verify"]:
     """As in the solve graph."""
-    return route_after_reason(state, runtime)
+    return await route_after_reason(state, runtime)
 
 
 def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph[Any, Context, Any, Any]:

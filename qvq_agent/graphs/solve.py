@@ -21,8 +21,11 @@ from qvq_agent.agent.tool_node import run_tools
 from qvq_agent.agent.verifier import verify
 
 
-def route_after_reason(state: SolveState, runtime: Runtime[Context]) -> Literal["tools", "verify"]:
-    """Tool calls go to the tools while the budget lasts; anything else is checked."""
+async def route_after_reason(
+    state: SolveState, runtime: Runtime[Context]
+) -> Literal["tools", "verify"]:
+    """Tool calls go to the tools while the budget lasts; anything else is checked. (Light
+    nodes and edges are ``async``: LangGraph runs a sync one in a worker thread.)"""
     if state["pending"] and budget_left(state, runtime.context):
         return "tools"
     return "verify"
