@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from qvq_agent import Settings, solve
@@ -110,3 +111,49 @@ def test_extra_body_is_passed_through(scene_path: Path) -> None:
         body = server.requests[0].body
     assert body["mm_processor_kwargs"] == {"max_pixels": 200704}
     assert body["stream"] is True
+
+
+def solve_through(backend: str, image: Path, base_url: str, **extra: Any) -> Any:
+    """``asolve`` with the OpenAI client on ``backend`` (its clients closed after)."""
+    import asyncio
+
+    from qvq_agent.agent.context import Context
+    from qvq_agent.agent.llm import aclose_clients
+    from qvq_agent.settings import RunSettings
+    from qvq_agent.solver import asolve
+
+    async def run() -> Any:
+        context = Context(
+            settings=RunSettings(base_url=base_url, retries=0, **extra),
+            http_backend=backend,  # type: ignore[arg-type]
+        )
+        try:
+            return await asolve(image, "How many?", context=context)
+        finally:
+            await aclose_clients()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
+def test_both_transports_cancel_refuse_time_out_and_report_statuses_alike(
+    scene_path: Path, backend: str
+) -> None:
+    slow_loop = Reply(LOOP * 3, delay_s=0.002)
+    with ReplayServer([slow_loop, "**Final Answer**\n\n3"]) as server:
+        result = solve_through(backend, scene_path, server.base_url)
+        server.wait_finished()
+        first = server.requests[0]
+    assert first.cancelled and first.sent_tokens < len((LOOP * 3).split()) / 2
+    assert result.answer == "3"
+
+    refused = solve_through(backend, scene_path, "http://127.0.0.1:9/v1")
+    assert refused.error is not None and "cannot reach the model server" in refused.error
+
+    with ReplayServer([Reply("**Final Answer**\n\n3", wait_s=3)]) as server:
+        late = solve_through(backend, scene_path, server.base_url, request_timeout_s=0.5)
+    assert late.error is not None and "did not answer within 0.5 s" in late.error
+
+    with ReplayServer([Reply("context too long", status=400)]) as server:
+        status = solve_through(backend, scene_path, server.base_url)
+    assert status.error is not None and "400" in status.error and "context too long" in status.error

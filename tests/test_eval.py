@@ -422,7 +422,8 @@ def test_hrbench_loader(tmp_path: Path, suffix: str) -> None:
         _parquet(tmp_path / "hr_bench_4k.parquet", columns, ())
     (item,) = load("hrbench", tmp_path, tmp_path / "img").items
     assert item.choices == ["A) STOP", "B) EXIT", "C) OPEN", "D) PUSH"] and item.answer == "B"
-    assert Image.open(item.images[0]).size == (80, 60)
+    with Image.open(item.images[0]) as written:
+        assert written.size == (80, 60)
 
 
 def test_geometry3k_and_clevr_loaders_on_drawn_fixtures(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qvq_agent.agent.checks import DEFAULT_CHECKS, ToolOutcome, TraceInput, run_checks
+from qvq_agent.agent.context import Context
+from qvq_agent.agent.llm import aclose_clients
 from qvq_agent.agent.protocol import CallParseError, ToolCall, parse_tool_calls
 from qvq_agent.answers import clean_answer, equivalent, find_final_answers, parse_answer
 from qvq_agent.counting import parse_points
@@ -196,8 +198,11 @@ SSE_EVENTS = st.lists(
 
 
 @FEW
-@given(SSE_EVENTS)
-def test_any_stream_ends_the_run_cleanly(tmp_path_factory: Any, events: list[bytes]) -> None:
+@given(SSE_EVENTS, st.sampled_from(["httpx", "aiohttp"]))
+def test_any_stream_ends_the_run_cleanly(
+    tmp_path_factory: Any, events: list[bytes], backend: Any
+) -> None:
+    """Whatever the server streams, through either transport of the OpenAI client."""
     folder: Path = tmp_path_factory.mktemp("fuzz")
     image = folder / "i.png"
     from PIL import Image
@@ -207,7 +212,15 @@ def test_any_stream_ends_the_run_cleanly(tmp_path_factory: Any, events: list[byt
         settings_ = RunSettings(
             base_url=server.base_url, retries=0, max_steps=2, stream_idle_timeout_s=5
         )
-        result = asyncio.run(asolve(image, "q", settings=settings_))
+
+        async def run() -> Any:
+            try:
+                context = Context(settings=settings_, http_backend=backend)
+                return await asolve(image, "q", context=context)
+            finally:
+                await aclose_clients()
+
+        result = asyncio.run(run())
     assert result.status in ("verified", "unverified", "error")
     if result.status == "error":
         assert result.error

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from langchain_core.language_models import BaseChatModel
 
@@ -50,6 +50,11 @@ class Context:
     stream_tokens: bool = True
     """Send a ``token`` event for each piece of a streaming reply (live output). Batch runs turn
     it off: the ``reply`` event after each reply carries its whole text."""
+    http_backend: Literal["httpx", "aiohttp"] = "httpx"
+    """The OpenAI client's transport. ``aiohttp`` (the SDK's own option for high concurrency;
+    ``openai[aiohttp]``, in the ``eval`` extra) takes about half the CPU per request with many
+    requests in flight; the eval runner uses it when installed. Whoever uses it closes the
+    clients at the end (:func:`qvq_agent.agent.llm.aclose_clients`)."""
     on_event: Callable[[Event], None] | None = None
     """Called with each live event, on the run's event loop, as it happens. Events also go to
     LangGraph's ``custom`` stream for a caller that streams it (the LangGraph server); this

@@ -381,13 +381,23 @@ def openai_client(ctx: Context) -> openai.AsyncOpenAI:
     """The OpenAI client for the context's server, one per event loop and server (its
     connections belong to that loop), reused by every run on it."""
     settings = ctx.settings
-    key = (settings.base_url, settings.api_key, settings.request_timeout_s, settings.retries)
+    backend = ctx.http_backend
+    key = (
+        settings.base_url,
+        settings.api_key,
+        settings.request_timeout_s,
+        settings.retries,
+        backend,
+    )
     clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
     client = clients.get(key)
     if client is None:
         plain = settings.base_url.startswith("http://")
         # http:// never verifies a certificate: skip loading the CA bundle (tens of ms).
-        http = openai.DefaultAsyncHttpxClient(verify=not plain, timeout=settings.request_timeout_s)
+        transport = (
+            openai.DefaultAioHttpClient if backend == "aiohttp" else openai.DefaultAsyncHttpxClient
+        )
+        http = transport(verify=not plain, timeout=settings.request_timeout_s)
         client = openai.AsyncOpenAI(
             base_url=settings.base_url,
             api_key=settings.api_key,
@@ -512,7 +522,7 @@ async def render(
 
 def describe_server_error(exc: BaseException, ctx: Context) -> ModelServerError | None:
     """A one-line :class:`ModelServerError` for an error of the OpenAI client, else ``None``."""
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError) and _timed_out(exc):
         return ModelServerError(
             f"the model server at {ctx.settings.base_url} did not answer within "
             f"{ctx.settings.request_timeout_s:g} s"
@@ -536,6 +546,19 @@ def describe_server_error(exc: BaseException, ctx: Context) -> ModelServerError 
     return None
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """Whether the client's timeout error comes from a timeout: the aiohttp transport reports a
+    refused or dropped connection as a connect timeout too."""
+    cause = exc.__cause__
+    for _ in range(8):
+        if cause is None or isinstance(cause, TimeoutError):
+            return True
+        if isinstance(cause, OSError) or "Disconnected" in type(cause).__name__:
+            return False
+        cause = cause.__cause__
+    return True
+
+
 @contextmanager
 def server_errors(ctx: Context) -> Iterator[None]:
     """Turn the OpenAI client's errors into :class:`ModelServerError` (one line, what to do)."""
@@ -546,6 +569,14 @@ def server_errors(ctx: Context) -> Iterator[None]:
         if described is None:
             raise
         raise described from exc
+    except Exception as exc:
+        # The aiohttp transport lets some of its own errors through (a reply that is not HTTP).
+        if not type(exc).__module__.startswith("aiohttp"):
+            raise
+        raise ModelServerError(
+            f"the connection to the model server at {ctx.settings.base_url} failed "
+            f"({type(exc).__name__}: {_clip(str(exc))})"
+        ) from exc
 
 
 def _server_message(exc: openai.APIStatusError) -> str:
