@@ -117,6 +117,11 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _budget(profile: ModelProfile) -> tuple[int, int, int]:
+    """What an encoding depends on besides the pixels: the profile's pixel budget."""
+    return (profile.patch_factor, profile.min_pixels, profile.max_pixels)
+
+
 def clear_caches() -> None:
     """Forget the decoded images and data URLs kept across runs (benchmarks, tests)."""
     _LOADED.clear()
@@ -625,7 +630,7 @@ class ImageStore:
         as JPEG (quality 90); drawings, text and images with marks or a grid as PNG. Thread-safe;
         call it off the event loop (:func:`qvq_agent.agent.llm.render`).
         """
-        budget = (profile.patch_factor, profile.min_pixels, profile.max_pixels)
+        budget = _budget(profile)
         key = (image_id, *budget)
         cached = self._encoded.get(key)
         if cached is not None:
@@ -646,7 +651,7 @@ class ImageStore:
 
     def is_encoded(self, image_id: str, profile: ModelProfile) -> bool:
         """Whether :meth:`data_url` has the image's data URL at hand (no encoding to do)."""
-        budget = (profile.patch_factor, profile.min_pixels, profile.max_pixels)
+        budget = _budget(profile)
         if (image_id, *budget) in self._encoded:
             return True
         record = self._records.get(image_id)

@@ -19,8 +19,8 @@ from typing import Any, Literal, TypeVar, cast
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 
-from qvq_agent.agent.context import Context, Event
-from qvq_agent.agent.intake import user_images
+from qvq_agent.agent.context import Context, Event, chain_listeners
+from qvq_agent.agent.intake import load_user_images
 from qvq_agent.agent.llm import ModelServerError, aclose_clients
 from qvq_agent.graphs import count as count_graph
 from qvq_agent.graphs import physics as physics_graph
@@ -142,9 +142,8 @@ async def asolve(
     inputs: dict[str, Any] | None = None
     if saved is None:
         paths = [images] if isinstance(images, str | Path) else list(images)
-        # Load images up front so a bad file fails before any request, naming the file; in a
-        # thread, so that decoding a large photo does not stall the other runs on the loop.
-        image_ids = await asyncio.to_thread(user_images, ctx, [str(p) for p in paths])
+        # Load images up front so a bad file fails before any request, naming the file.
+        image_ids = await load_user_images(ctx, [str(p) for p in paths])
         inputs = {"question": question, "images": image_ids, "choices": list(choices)}
     recorder = Recorder(forward=on_event) if (record or trace) else None
     listener = recorder.on_event if recorder is not None else on_event
@@ -208,20 +207,6 @@ def _keep(
             page.write_text(render_html(data, folder), encoding="utf-8")
 
 
-def _chain(
-    first: Callable[[Event], None] | None, second: Callable[[Event], None]
-) -> Callable[[Event], None]:
-    """``second``, after ``first`` when there is one."""
-    if first is None:
-        return second
-
-    def both(event: Event) -> None:
-        first(event)
-        second(event)
-
-    return both
-
-
 async def _run(
     compiled: Any,
     inputs: dict[str, Any] | None,
@@ -239,7 +224,7 @@ async def _run(
     if on_event is not None:
         # Live events reach the listener straight from the nodes (Context.on_event): asking
         # LangGraph for its custom stream as well would wake the loop once per event.
-        ctx = replace(ctx, on_event=_chain(ctx.on_event, on_event))
+        ctx = replace(ctx, on_event=chain_listeners(ctx.on_event, on_event))
     values: dict[str, Any] = {}
     try:
         async for chunk in compiled.astream(inputs, config, context=ctx, stream_mode="values"):
@@ -284,7 +269,7 @@ async def acount(
     if tiles is not None and not all(1 <= n <= MAX_TILE_SIDE for n in tiles):
         raise ValueError(f"tiles must be between 1 and {MAX_TILE_SIDE} rows and columns")
     ctx = make_context(settings, context, chat_model)
-    image_ids = await asyncio.to_thread(user_images, ctx, [str(image)])
+    image_ids = await load_user_images(ctx, [str(image)])
     inputs = {
         "question": question,
         "images": image_ids,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import time
@@ -12,6 +13,10 @@ import pytest
 from PIL import Image
 
 from qvq_agent import Settings, solve
+from qvq_agent.agent.context import Context
+from qvq_agent.agent.llm import aclose_clients
+from qvq_agent.settings import RunSettings
+from qvq_agent.solver import asolve
 from qvq_agent.testing import ReplayServer, Reply
 
 CROP = '<tool_call>\n{"name": "crop", "arguments": {"image": "img0", "bbox": [0, 0, 500, 1000]}}\n</tool_call>'
@@ -115,12 +120,6 @@ def test_extra_body_is_passed_through(scene_path: Path) -> None:
 
 def solve_through(backend: str, image: Path, base_url: str, **extra: Any) -> Any:
     """``asolve`` with the OpenAI client on ``backend`` (its clients closed after)."""
-    import asyncio
-
-    from qvq_agent.agent.context import Context
-    from qvq_agent.agent.llm import aclose_clients
-    from qvq_agent.settings import RunSettings
-    from qvq_agent.solver import asolve
 
     async def run() -> Any:
         context = Context(

@@ -77,16 +77,21 @@ class Context:
         return 3 * self.settings.max_steps + self.settings.max_revisions + 8
 
 
+def chain_listeners(
+    first: Callable[[Event], None] | None, second: Callable[[Event], None]
+) -> Callable[[Event], None]:
+    """A listener that calls ``first`` (when there is one), then ``second``."""
+    if first is None:
+        return second
+
+    def both(event: Event) -> None:
+        first(event)
+        second(event)
+
+    return both
+
+
 def event_sink(runtime: Runtime[Context]) -> Callable[[Event], None]:
     """Where a node sends its live events: the context's listener, and LangGraph's custom
     stream (a no-op unless the caller streams ``custom``)."""
-    writer = runtime.stream_writer
-    listener = runtime.context.on_event
-    if listener is None:
-        return writer
-
-    def emit(event: Event) -> None:
-        listener(event)
-        writer(event)
-
-    return emit
+    return chain_listeners(runtime.context.on_event, runtime.stream_writer)

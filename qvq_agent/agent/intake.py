@@ -24,16 +24,20 @@ def user_images(ctx: Context, images: list[str]) -> list[str]:
     return [image if image in ctx.store else ctx.store.add_file(image) for image in images]
 
 
+async def load_user_images(ctx: Context, images: list[str]) -> list[str]:
+    """:func:`user_images` without stalling the event loop: files are decoded in a worker
+    thread (a large photo takes ~100 ms), ids already in the store need none."""
+    if all(image in ctx.store for image in images):
+        return list(images)
+    return await asyncio.to_thread(user_images, ctx, images)
+
+
 async def intake(state: SolveInput, runtime: Runtime[Context]) -> dict[str, Any]:
     """Load images and write the first user turn (images first, then the question)."""
     ctx = runtime.context
     if not state.get("question", "").strip():
         raise ValueError("the question is empty")
-    images = list(state.get("images", []))
-    if all(image in ctx.store for image in images):
-        image_ids = images
-    else:  # decoding files is CPU work: in a thread, so concurrent runs go on streaming
-        image_ids = await asyncio.to_thread(user_images, ctx, images)
+    image_ids = await load_user_images(ctx, list(state.get("images", [])))
     content: list[str | dict[str, Any]] = [image_part(i) for i in image_ids]
     question = prompts.QUESTION.format(question=state["question"].strip())
     choices = list(state.get("choices", []))

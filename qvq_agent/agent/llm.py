@@ -546,6 +546,11 @@ def describe_server_error(exc: BaseException, ctx: Context) -> ModelServerError 
     return None
 
 
+def _from_aiohttp(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of aiohttp's own errors (the transport of ``http_backend``)."""
+    return type(exc).__module__.startswith("aiohttp")
+
+
 def _timed_out(exc: BaseException) -> bool:
     """Whether the client's timeout error comes from a timeout: the aiohttp transport reports a
     refused or dropped connection as a connect timeout too."""
@@ -553,7 +558,7 @@ def _timed_out(exc: BaseException) -> bool:
     for _ in range(8):
         if cause is None or isinstance(cause, TimeoutError):
             return True
-        if isinstance(cause, OSError) or "Disconnected" in type(cause).__name__:
+        if isinstance(cause, OSError) or _from_aiohttp(cause):
             return False
         cause = cause.__cause__
     return True
@@ -571,7 +576,7 @@ def server_errors(ctx: Context) -> Iterator[None]:
         raise described from exc
     except Exception as exc:
         # The aiohttp transport lets some of its own errors through (a reply that is not HTTP).
-        if not type(exc).__module__.startswith("aiohttp"):
+        if not _from_aiohttp(exc):
             raise
         raise ModelServerError(
             f"the connection to the model server at {ctx.settings.base_url} failed "

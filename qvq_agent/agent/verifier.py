@@ -32,10 +32,10 @@ from qvq_agent.tools.registry import ToolEnv, ToolError
 Verdict = Literal["pass", "revise", "give_up"]
 StateT = TypeVar("StateT", bound=SolveState)
 TraceBuilder = Callable[[StateT, Context, str], TraceInput]
+"""Builds what the checks read from a graph's state and the newest reply."""
 INLINE_CHECK_CHARS = 1000
 """Replies up to this long are checked on the event loop (at most a few ms of checks, less
 than the hop to a thread and back); longer ones in a worker thread."""
-"""Builds what the checks read from a graph's state and the newest reply."""
 
 
 def trace_input(state: SolveState, ctx: Context, text: str) -> TraceInput:

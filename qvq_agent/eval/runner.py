@@ -23,6 +23,7 @@ from typing import Any, Literal, TypedDict
 
 from qvq_agent import prompts
 from qvq_agent.agent.context import Context
+from qvq_agent.agent.intake import load_user_images
 from qvq_agent.agent.llm import ModelServerError, aclose_clients, image_part, render, request
 from qvq_agent.agent.state import Usage
 from qvq_agent.answers import extract_final_answer
@@ -304,7 +305,7 @@ class Runner:
 
     async def _raw(self, item: Item, ctx: Context) -> ResultRow:
         """The baseline: one request with the images and the question; no tools, no verifier."""
-        user_ids = await asyncio.to_thread(lambda: [ctx.store.add_file(p) for p in item.images])
+        user_ids = await load_user_images(ctx, list(item.images))
         question = prompts.QUESTION.format(question=item.question)
         if item.choices:
             question += "\n" + prompts.CHOICES.format(choices="\n".join(item.choices))
